@@ -5,15 +5,15 @@ set -euo pipefail
 DEST=${1:?usage: fetch-collections.sh DEST}
 PIP=${PIP:-pip}
 ANSIBLE_WHEEL_VERSION=${ANSIBLE_WHEEL_VERSION:-12.3.0}
-COLLECTIONS="community/docker community/postgresql ansible/posix community/library_inventory_filtering_v1"
+COLLECTIONS=(community/docker community/postgresql ansible/posix community/library_inventory_filtering_v1)
 cache=$(dirname "$DEST")/.wheels
 mkdir -p "$cache" "$DEST/ansible_collections"
-wheel=$(ls "$cache"/ansible-"$ANSIBLE_WHEEL_VERSION"-*.whl 2>/dev/null | head -n1 || true)
+wheel=$(find "$cache" -maxdepth 1 -name "ansible-$ANSIBLE_WHEEL_VERSION-*.whl" | head -n1)
 if [ -z "$wheel" ]; then
   "$PIP" download --quiet --no-deps --dest "$cache" "ansible==$ANSIBLE_WHEEL_VERSION"
-  wheel=$(ls "$cache"/ansible-"$ANSIBLE_WHEEL_VERSION"-*.whl | head -n1)
+  wheel=$(find "$cache" -maxdepth 1 -name "ansible-$ANSIBLE_WHEEL_VERSION-*.whl" | head -n1)
 fi
-python3 - "$wheel" "$DEST" $COLLECTIONS <<'PY'
+python3 - "$wheel" "$DEST" "${COLLECTIONS[@]}" <<'PY'
 import sys, zipfile
 wheel, dest, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 prefixes = tuple("ansible_collections/%s/" % n for n in names)
