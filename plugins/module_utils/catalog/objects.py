@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Catalog facts that do not depend on the pg_tviews generation: indexes, grants and
+comments of TVIEW relations, pg_tviews triggers on base tables, objects outside the
+extension that depend on TVIEW or extension objects (with their DDL), prepared
+transactions, other sessions, and row counts/checksums."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import fetch_all, fetch_one
+
+TRIGGER_PREFIX = 'trg_tview_'
+# Timestamps pg_tviews sets on every write/refresh: not part of a TVIEW's content.
+VOLATILE_TV_COLUMNS = ('created_at', 'updated_at')
+
+
+def relation_details(conn, qualified_names):
+    """{qualified name: {kind, indexes, grants, comment, owner}} for existing relations."""
+    if not qualified_names:
+        return {}
+    rows = fetch_all(conn, """
+        SELECT format('%%I.%%I', n.nspname, c.relname) AS name, c.relkind::text AS kind,
+               pg_get_userbyid(c.relowner) AS owner,
+               obj_description(c.oid, 'pg_class') AS comment,
+               ARRAY(SELECT jsonb_build_object('name', ic.relname, 'definition', pg_get_indexdef(i.indexrelid),
+                                               'primary', i.indisprimary)
+                       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                      WHERE i.indrelid = c.oid ORDER BY ic.relname) AS indexes,
+               ARRAY(SELECT jsonb_build_object(
+                               'grantee', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
+                               'privilege', a.privilege_type, 'grantable', a.is_grantable)
+                       FROM aclexplode(c.relacl) a
+                      WHERE a.grantee <> c.relowner
+                      ORDER BY 1) AS grants
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE format('%%I.%%I', n.nspname, c.relname) = ANY(%s)""", (list(qualified_names),))
+    return dict((r.pop('name'), r) for r in rows)
+
+
+def tview_triggers(conn):
+    """pg_tviews row triggers on base tables (named trg_tview_<entity>_on_<table>)."""
+    return fetch_all(conn, """
+        SELECT t.tgname AS name, format('%%I.%%I', n.nspname, c.relname) AS table,
+               format('%%I.%%I', pn.nspname, p.proname) AS function,
+               t.tgenabled <> 'D' AS enabled,
+               EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                          AND d.deptype = 'e') AS function_is_member,
+               pg_get_triggerdef(t.oid) AS definition
+          FROM pg_trigger t
+          JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+         WHERE NOT t.tgisinternal AND t.tgname LIKE %s
+         ORDER BY 2, 1""", (TRIGGER_PREFIX + '%',))
+
+
+def non_member_helpers(conn):
+    """Functions pg_tviews creates at run time outside the extension (0.1's
+    tview_trigger_handler()): they survive DROP EXTENSION and break writes afterwards."""
+    return fetch_all(conn, """
+        SELECT format('%%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS signature
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE p.proname = 'tview_trigger_handler'
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                              AND d.objid = p.oid AND d.deptype = 'e')
+         ORDER BY 1""")
+
+
+# Objects outside the extension depending (directly or through other such views) on a set
+# of relations. Views/materialized views through pg_rewrite; constraints, triggers and
+# functions through pg_depend. depth orders recreation (shallow first).
+_DEPENDENTS_SQL = """
+WITH RECURSIVE roots AS (
+    SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE format('%%I.%%I', n.nspname, c.relname) = ANY(%(roots)s)
+), views(oid, depth) AS (
+    SELECT DISTINCT r.ev_class, 1
+      FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+     WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM roots)
+       AND r.ev_class NOT IN (SELECT oid FROM roots)
+    UNION
+    SELECT r.ev_class, v.depth + 1
+      FROM views v
+      JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = v.oid
+      JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+     WHERE r.ev_class <> v.oid AND r.ev_class NOT IN (SELECT oid FROM roots) AND v.depth < 20
+)
+SELECT 'view' AS type, format('%%I.%%I', n.nspname, c.relname) AS name, max(v.depth) AS depth,
+       CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END AS kind,
+       CASE c.relkind
+         WHEN 'm' THEN format('CREATE MATERIALIZED VIEW %%I.%%I AS %%s', n.nspname, c.relname, pg_get_viewdef(c.oid, true))
+         ELSE format('CREATE VIEW %%I.%%I AS %%s', n.nspname, c.relname, pg_get_viewdef(c.oid, true)) END AS ddl,
+       format('DROP %%s %%I.%%I', CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, n.nspname, c.relname) AS drop,
+       pg_get_userbyid(c.relowner) AS owner,
+       obj_description(c.oid, 'pg_class') AS comment,
+       ARRAY(SELECT jsonb_build_object(
+                       'grantee', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
+                       'privilege', a.privilege_type, 'grantable', a.is_grantable)
+               FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner ORDER BY 1) AS grants
+  FROM views v JOIN pg_class c ON c.oid = v.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.oid NOT IN (SELECT oid FROM roots) AND NOT (c.oid = ANY(%(exclude)s::oid[]))
+ GROUP BY c.oid, n.nspname, c.relname, c.relkind, c.relowner, c.relacl
+UNION ALL
+SELECT 'constraint', format('%%I ON %%I.%%I', co.conname, n.nspname, c.relname), 100, 'foreign key',
+       format('ALTER TABLE %%I.%%I ADD CONSTRAINT %%I %%s', n.nspname, c.relname, co.conname, pg_get_constraintdef(co.oid)),
+       format('ALTER TABLE %%I.%%I DROP CONSTRAINT %%I', n.nspname, c.relname, co.conname),
+       NULL, obj_description(co.oid, 'pg_constraint'), '{}'::jsonb[]
+  FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE co.contype = 'f' AND co.confrelid IN (SELECT oid FROM roots) AND co.conrelid NOT IN (SELECT oid FROM roots)
+UNION ALL
+SELECT 'trigger', format('%%I ON %%I.%%I', t.tgname, n.nspname, c.relname), 100, 'trigger',
+       pg_get_triggerdef(t.oid), format('DROP TRIGGER %%I ON %%I.%%I', t.tgname, n.nspname, c.relname),
+       NULL, obj_description(t.oid, 'pg_trigger'), '{}'::jsonb[]
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE NOT t.tgisinternal AND t.tgrelid IN (SELECT oid FROM roots) AND t.tgname NOT LIKE 'trg_tview_%%'
+UNION ALL
+SELECT DISTINCT 'function', format('%%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), 50,
+       'function', pg_get_functiondef(p.oid),
+       format('DROP FUNCTION %%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+       pg_get_userbyid(p.proowner), obj_description(p.oid, 'pg_proc'), '{}'::jsonb[]
+  FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+  JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE d.deptype = 'n' AND (d.refobjid IN (SELECT oid FROM roots)
+        OR d.refobjid IN (SELECT reltype FROM pg_class WHERE oid IN (SELECT oid FROM roots)))
+   AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e')
+ ORDER BY 3, 2
+"""
+
+
+def dependents(conn, roots, exclude_oids=()):
+    """Objects outside the extension that depend on the given relations, with the DDL to
+    recreate and drop them. ``exclude_oids``: relations not to report (other TVIEWs' views)."""
+    if not roots:
+        return []
+    return fetch_all(conn, _DEPENDENTS_SQL, {'roots': list(roots), 'exclude': list(exclude_oids)})
+
+
+def tview_dependents(conn, records):
+    """Dependents of TVIEW objects (tv_ tables, v_ views), excluding the TVIEWs themselves."""
+    roots = [r['qualified_table'] for r in records if r['qualified_table']]
+    roots += [r['qualified_view'] for r in records if r['qualified_view']]
+    own = fetch_all(conn, """
+        SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE format('%%I.%%I', n.nspname, c.relname) = ANY(%s)""", (roots,))
+    return dependents(conn, roots, [r['oid'] for r in own])
+
+
+def extension_dependents(conn, extname='pg_tviews'):
+    """Objects outside the extension that depend on one of its members (a user view over
+    pg_tview_meta, a trigger calling a member function...): DROP EXTENSION fails on them."""
+    return fetch_all(conn, """
+        WITH members AS (
+            SELECT classid, objid FROM pg_depend
+             WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+               AND refobjid = (SELECT oid FROM pg_extension WHERE extname = %s)
+        ), member_rels AS (SELECT objid AS oid FROM members WHERE classid = 'pg_class'::regclass)
+        SELECT DISTINCT pg_describe_object(d.classid, d.objid, d.objsubid) AS object,
+               pg_describe_object(d.refclassid, d.refobjid, 0) AS depends_on
+          FROM members m
+          JOIN pg_depend d ON d.refclassid = m.classid AND d.refobjid = m.objid AND d.deptype = 'n'
+         WHERE NOT EXISTS (SELECT 1 FROM members x WHERE x.classid = d.classid AND x.objid = d.objid)
+           -- parts of member relations (their view rules, column defaults, constraints) are not outside it
+           AND NOT (d.classid = 'pg_rewrite'::regclass
+                    AND (SELECT ev_class FROM pg_rewrite WHERE oid = d.objid) IN (SELECT oid FROM member_rels))
+           AND NOT (d.classid = 'pg_attrdef'::regclass
+                    AND (SELECT adrelid FROM pg_attrdef WHERE oid = d.objid) IN (SELECT oid FROM member_rels))
+           AND NOT (d.classid = 'pg_constraint'::regclass
+                    AND (SELECT conrelid FROM pg_constraint WHERE oid = d.objid) IN (SELECT oid FROM member_rels))
+         ORDER BY 1, 2""", (extname,))
+
+
+def health_check(conn, ext_schema):
+    from psycopg2 import sql
+    return fetch_all(conn, sql.SQL("SELECT status, component, message, severity FROM {}.pg_tviews_health_check()").format(
+        sql.Identifier(ext_schema)))
+
+
+def prepared_transactions(conn):
+    return fetch_all(conn, """
+        SELECT gid, owner, database, to_char(prepared AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS prepared,
+               round(extract(epoch FROM now() - prepared))::int AS age_seconds,
+               database = current_database() AS this_database
+          FROM pg_prepared_xacts ORDER BY prepared""")
+
+
+def other_sessions(conn):
+    return fetch_all(conn, """
+        SELECT pid, usename AS user, application_name, state, client_addr::text AS client_addr,
+               round(extract(epoch FROM now() - xact_start))::int AS transaction_age_seconds,
+               wait_event_type
+          FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+         ORDER BY pid""")
+
+
+def table_columns(conn, schema, table):
+    """(all columns in order, primary-key columns in key order) of a relation."""
+    row = fetch_one(conn, """
+        SELECT ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped
+                      ORDER BY attnum) AS columns,
+               ARRAY(SELECT a.attname::text FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+                       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                      WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.ord) AS pk
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = %s AND c.relname = %s""", (schema, table))
+    if row is None:
+        return None, None
+    return list(row['columns']), list(row['pk'])
+
+
+def content_stats(conn, schema, table, exclude_columns=()):
+    """Row count and a deterministic checksum (rows ordered by primary key, or by the
+    whole row without one) of a table's content, leaving out ``exclude_columns``."""
+    from psycopg2 import sql
+    columns, pk = table_columns(conn, schema, table)
+    if columns is None:
+        return None
+    cols = [c for c in columns if c not in exclude_columns]
+    row_expr = sql.SQL("ROW({})::text").format(sql.SQL(', ').join(sql.Identifier(c) for c in cols))
+    order = sql.SQL(', ').join(sql.Identifier(c) for c in pk) if pk else row_expr
+    query = sql.SQL("SELECT count(*) AS row_count, md5(coalesce(string_agg({row}, E'\\n' ORDER BY {order}), '')) AS checksum "
+                    "FROM {rel}").format(row=row_expr, order=order, rel=sql.Identifier(schema, table))
+    return fetch_one(conn, query)
+
+
+def id_checksum(conn, schema, table, pk_column):
+    """Checksum of (pk, id) pairs: proves public ids survived a rebuild."""
+    from psycopg2 import sql
+    return fetch_one(conn, sql.SQL("SELECT md5(coalesce(string_agg({pk}::text || ':' || id::text, ',' ORDER BY {pk}), '')) AS c "
+                                   "FROM {rel}").format(pk=sql.Identifier(pk_column), rel=sql.Identifier(schema, table)))['c']
+

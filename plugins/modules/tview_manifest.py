@@ -1,0 +1,243 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: tview_manifest
+short_description: Capture or verify the pg_tviews migration manifest of a database
+version_added: 0.1.0
+author: pgtviews.ops maintainers
+description:
+  - C(state=captured) reads the database (every TVIEW, its definition, dependencies, indexes,
+    grants, comments, row count and content checksum, the checksums of its base tables, and the
+    objects outside the extension that depend on it) and writes the manifest described in
+    C(docs/manifest.md) to I(path) on the managed node with mode 0600. It also stores the same
+    document in the database, in schema C(pgtviews_ops), which pg_tviews does not own, so the
+    manifest survives C(DROP EXTENSION).
+  - C(state=verified) compares the live database with a manifest and returns every difference;
+    it fails when a difference is not in I(allow).
+  - A manifest carries its own digest; one edited after capture is refused.
+  - Safety. Capturing writes a new file (an existing valid manifest at I(path) is kept unless
+    I(force)) and inserts one row into C(pgtviews_ops.manifests) (creating the schema on first
+    use). Nothing of pg_tviews or of the application is changed. Verification only reads.
+extends_documentation_fragment:
+  - pgtviews.ops.connection
+options:
+  state:
+    description:
+      - C(captured) writes a manifest; C(verified) compares the database with one.
+    type: str
+    choices: [ captured, verified ]
+    default: captured
+  path:
+    description:
+      - Manifest file on the managed node. Required for C(captured).
+      - For C(verified), the manifest to compare with; when omitted, the newest manifest stored in the database.
+    type: path
+  store_in_database:
+    description:
+      - With C(captured), also store the manifest in C(pgtviews_ops.manifests).
+    type: bool
+    default: true
+  force:
+    description:
+      - With C(captured), capture again even when I(path) already holds a valid manifest of this database.
+    type: bool
+    default: false
+  allow:
+    description:
+      - With C(verified), differences that do not fail the task, by kind (C(row_count)) or by
+        kind and object (C(checksum:post)). Kinds are missing_tview, extra_tview, definition,
+        row_count, checksum, ids, index, grant, comment, dependent, base_table.
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: full
+    details: C(captured) reports what it would write and writes nothing; C(verified) runs as usual.
+  diff_mode:
+    support: none
+seealso:
+  - module: pgtviews.ops.tview_info
+'''
+
+EXAMPLES = r'''
+- name: Capture before anything destructive
+  pgtviews.ops.tview_manifest:
+    login_db: app
+    state: captured
+    path: /var/backups/pgtviews/app/manifest.json
+
+- name: After the swap, nothing but the extension changed
+  pgtviews.ops.tview_manifest:
+    login_db: app
+    state: verified
+    path: /var/backups/pgtviews/app/manifest.json
+'''
+
+RETURN = r'''
+manifest:
+  description: Summary of the manifest written or compared with.
+  returned: success
+  type: dict
+  contains:
+    digest:
+      description: The manifest's own digest (sha256 of its canonical JSON).
+      type: str
+    path:
+      description: Where it is on the managed node (null when read from the database).
+      type: str
+    database:
+      description: The database it describes.
+      type: str
+    extversion:
+      description: The extension version at capture.
+      type: str
+    tviews:
+      description: Number of TVIEWs in it.
+      type: int
+    order:
+      description: Entities in dependency order.
+      type: list
+      elements: str
+    stored_id:
+      description: Row id in C(pgtviews_ops.manifests) when stored.
+      type: int
+differences:
+  description: With C(verified), every difference (kind, object, expected, actual).
+  returned: when state is verified
+  type: list
+  elements: dict
+unexpected:
+  description: With C(verified), the differences not covered by I(allow).
+  returned: when state is verified
+  type: list
+  elements: dict
+'''
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
+    DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
+from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
+
+
+def summary(doc, path=None, stored_id=None):
+    return dict(digest=doc['digest'], path=path, database=doc['database'], extversion=doc['extension']['extversion'],
+                tviews=len(doc['tviews']), order=doc['order'], stored_id=stored_id)
+
+
+def read_file(path):
+    try:
+        with open(path, 'rb') as fh:
+            return fh.read().decode('utf-8')
+    except (IOError, OSError) as e:
+        raise mf.ManifestError("cannot read manifest %s: %s" % (path, to_native(e)))
+
+
+def write_private(path, text):
+    """Write atomically with mode 0600 (the file never exists with wider permissions)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.manifest-')
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, 'wb') as fh:
+            fh.write(text.encode('utf-8'))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.rename(tmp, path)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def capture(module, conn):
+    p = module.params
+    if not p['path']:
+        module.fail_json(msg="state=captured needs path")
+    if os.path.exists(p['path']) and not p['force']:
+        existing = mf.load(read_file(p['path']), p['path'])
+        if existing['database'] != conn.info.dbname:
+            raise mf.ManifestError("%s describes database %s, not %s; use another path or force"
+                                   % (p['path'], existing['database'], conn.info.dbname))
+        module.exit_json(changed=False, manifest=summary(existing, p['path']))
+    if not os.path.isdir(os.path.dirname(os.path.abspath(p['path']))):
+        raise mf.ManifestError("directory of %s does not exist" % p['path'])
+    doc = mf.build(snapshot(conn, ('catalog', 'data')))
+    if module.check_mode:
+        module.exit_json(changed=True, manifest=summary(doc, p['path']))
+    stored_id = None
+    if p['store_in_database']:
+        conn.autocommit = False
+        with conn.cursor() as cur:
+            mf.ensure_store(cur)
+            stored_id = mf.store(cur, doc)
+    write_private(p['path'], mf.dumps(doc))
+    conn.commit()  # stored only once the file is safely written
+    module.exit_json(changed=True, manifest=summary(doc, p['path'], stored_id))
+
+
+def verify(module, conn):
+    p = module.params
+    if p['path']:
+        expected = mf.load(read_file(p['path']), p['path'])
+    else:
+        with conn.cursor() as cur:
+            expected = mf.load_stored(cur)
+        if expected is None:
+            raise mf.ManifestError("no path given and no manifest stored in database %s" % conn.info.dbname)
+    if expected['database'] != conn.info.dbname:
+        raise mf.ManifestError("the manifest describes database %s, not %s" % (expected['database'], conn.info.dbname))
+    actual = mf.build(snapshot(conn, ('catalog', 'data')))
+    diffs = mf.compare(expected, actual)
+    unexpected = mf.filter_allowed(diffs, p['allow'])
+    result = dict(changed=False, manifest=summary(expected, p['path']), differences=diffs, unexpected=unexpected)
+    if unexpected:
+        first = unexpected[0]
+        module.fail_json(msg="database %s differs from its manifest in %d way(s), first: %s of %s"
+                         % (conn.info.dbname, len(unexpected), first['kind'], first['object']), **result)
+    module.exit_json(**result)
+
+
+def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        state=dict(type='str', choices=['captured', 'verified'], default='captured'),
+        path=dict(type='path'),
+        store_in_database=dict(type='bool', default=True),
+        force=dict(type='bool', default=False),
+        allow=dict(type='list', elements='str', default=[]),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_if=[('state', 'captured', ['path'])])
+    ensure_psycopg2(module)
+    conn = None
+    try:
+        conn = connect(module.params)
+        if module.params['state'] == 'captured':
+            capture(module, conn)
+        else:
+            verify(module, conn)
+    except (DatabaseConnectionError, mf.ManifestError) as e:
+        module.fail_json(msg=to_native(e))
+    except Exception as e:
+        module.fail_json(msg="manifest %s failed: %s" % (module.params['state'], to_native(e)))
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+if __name__ == '__main__':
+    main()
