@@ -197,3 +197,39 @@ def load_stored(cur, digest=None):
     cur.execute(query, (digest,) if digest else None)
     row = cur.fetchone()
     return load(row[0], 'the manifest stored in %s.%s' % (STORE_SCHEMA, STORE_TABLE)) if row else None
+
+
+def capture(conn, path, store_in_database=True, dry_run=False):
+    """Build the manifest of the connected database and write it to ``path`` (0600), and
+    store it in the database first in the same transaction, committed only once the file
+    is written. Returns (document, stored id or None)."""
+    from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
+    from ansible_collections.pgtviews.ops.plugins.module_utils.private_file import write_private
+    doc = build(snapshot(conn, ('catalog', 'data')))
+    if dry_run:
+        return doc, None
+    stored_id = None
+    autocommit = conn.autocommit
+    conn.autocommit = False
+    try:
+        if store_in_database:
+            with conn.cursor() as cur:
+                ensure_store(cur)
+                stored_id = store(cur, doc)
+        write_private(path, dumps(doc))
+        conn.commit()
+    except Exception:
+        conn.rollback()
+        raise
+    finally:
+        conn.autocommit = autocommit
+    return doc, stored_id
+
+
+def load_file(path):
+    try:
+        with open(path, 'rb') as fh:
+            text = fh.read().decode('utf-8')
+    except (IOError, OSError, UnicodeDecodeError) as e:
+        raise ManifestError("cannot read manifest %s: %s" % (path, e))
+    return load(text, path)

@@ -122,7 +122,6 @@ unexpected:
 '''
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
@@ -138,61 +137,26 @@ def summary(doc, path=None, stored_id=None):
                 tviews=len(doc['tviews']), order=doc['order'], stored_id=stored_id)
 
 
-def read_file(path):
-    try:
-        with open(path, 'rb') as fh:
-            return fh.read().decode('utf-8')
-    except (IOError, OSError) as e:
-        raise mf.ManifestError("cannot read manifest %s: %s" % (path, to_native(e)))
-
-
-def write_private(path, text):
-    """Write atomically with mode 0600 (the file never exists with wider permissions)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.manifest-')
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, 'wb') as fh:
-            fh.write(text.encode('utf-8'))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def capture(module, conn):
     p = module.params
     if not p['path']:
         module.fail_json(msg="state=captured needs path")
     if os.path.exists(p['path']) and not p['force']:
-        existing = mf.load(read_file(p['path']), p['path'])
+        existing = mf.load_file(p['path'])
         if existing['database'] != conn.info.dbname:
             raise mf.ManifestError("%s describes database %s, not %s; use another path or force"
                                    % (p['path'], existing['database'], conn.info.dbname))
         module.exit_json(changed=False, manifest=summary(existing, p['path']))
     if not os.path.isdir(os.path.dirname(os.path.abspath(p['path']))):
         raise mf.ManifestError("directory of %s does not exist" % p['path'])
-    doc = mf.build(snapshot(conn, ('catalog', 'data')))
-    if module.check_mode:
-        module.exit_json(changed=True, manifest=summary(doc, p['path']))
-    stored_id = None
-    if p['store_in_database']:
-        conn.autocommit = False
-        with conn.cursor() as cur:
-            mf.ensure_store(cur)
-            stored_id = mf.store(cur, doc)
-    write_private(p['path'], mf.dumps(doc))
-    conn.commit()  # stored only once the file is safely written
+    doc, stored_id = mf.capture(conn, p['path'], p['store_in_database'], dry_run=module.check_mode)
     module.exit_json(changed=True, manifest=summary(doc, p['path'], stored_id))
 
 
 def verify(module, conn):
     p = module.params
     if p['path']:
-        expected = mf.load(read_file(p['path']), p['path'])
+        expected = mf.load_file(p['path'])
     else:
         with conn.cursor() as cur:
             expected = mf.load_stored(cur)

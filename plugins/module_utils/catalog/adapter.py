@@ -66,6 +66,13 @@ class CatalogAdapter(object):
         """sql.Composable: extra select-list items; must end without a trailing comma."""
         raise NotImplementedError
 
+    def create_statement(self, record):
+        """Create a TVIEW from its recorded definition. Both generations keep
+        pg_tviews_create(name, select); the entity comes from the SELECT's pk_ column."""
+        from psycopg2 import sql
+        return (sql.SQL("SELECT {}.pg_tviews_create({}, {})").format(
+            sql.Identifier(self.ext_schema), sql.Placeholder(), sql.Placeholder()), (record['entity'], record['definition']))
+
     # --- shared --------------------------------------------------------------------------
     def records(self):
         """Normalised TVIEW records, each with ``depends_on`` (entities), and the

@@ -1,0 +1,349 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one-transaction swap of a database from one pg_tviews version to another.
+
+Everything happens in a single transaction on a fresh connection: lock (writers wait, they
+do not fail), record the old catalog, remove the old triggers and helpers, set dependents
+aside, DROP/CREATE EXTENSION (or ALTER EXTENSION UPDATE), re-register or rebuild every
+TVIEW in dependency order, put dependents back, verify, COMMIT. Any error rolls the whole
+transaction back, so the database is exactly as it was. ``rehearse`` runs all of it and
+rolls back on purpose."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import fetch_all, fetch_value
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import detect as detect_mod
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import ADAPTERS, adapter_for
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import base_tables, split_qualified
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import generation_of, parse_version
+
+EXTENSION = 'pg_tviews'
+
+
+class SwapError(Exception):
+    """A failed step; the transaction has been rolled back."""
+
+    def __init__(self, step, cause, tview=None):
+        self.step, self.cause, self.tview = step, cause, tview
+        where = "step '%s'" % step + (" for TVIEW '%s'" % tview if tview else '')
+        Exception.__init__(self, "%s failed: %s" % (where, ' '.join(str(cause).split())))
+
+
+class LockTimeout(Exception):
+    pass
+
+
+class Plan(object):
+    """Statements of one swap, built from the catalog before anything runs: check mode
+    shows them, the executor runs them."""
+
+    def __init__(self):
+        self.steps = []   # (step name, tview or None, sql text or Composable, params)
+
+    def add(self, step, statement, params=None, tview=None):
+        self.steps.append((step, tview, statement, params))
+
+    def render(self, conn):
+        out = []
+        for step, tview, statement, params in self.steps:
+            text = statement if isinstance(statement, str) else statement.as_string(conn)
+            with conn.cursor() as cur:
+                text = cur.mogrify(text, params).decode('utf-8') if params else text
+            out.append({'step': step, 'tview': tview, 'sql': text})
+        return out
+
+
+def _sql():
+    from psycopg2 import sql
+    return sql
+
+
+def is_done(facts, target, records, triggers):
+    """On the target version with every TVIEW present and triggered: nothing to do."""
+    if not facts['installed'] or parse_version(facts['extversion']) != parse_version(target):
+        return False
+    triggered = set(t['table'] for t in triggers)
+    for r in records:
+        if not r['qualified_table'] or not r['qualified_view']:
+            return False
+        if r['dependencies'] and not any(d in triggered for d in r['dependencies']):
+            return False
+    return True
+
+
+def choose_strategy(strategy, facts, target):
+    can_update = target in facts['update_paths']
+    if strategy == 'auto':
+        return 'update' if can_update else 'swap'
+    if strategy == 'update' and not can_update:
+        raise SwapError('plan', "no update path from %s to %s on this server (use strategy swap)" % (facts['extversion'], target))
+    return strategy
+
+
+def lock_targets(records, triggers):
+    """(tables to lock exclusively, tv_ tables) in a fixed order, so two runs never deadlock."""
+    tv = sorted(r['qualified_table'] for r in records if r['qualified_table'])
+    base = set(base_tables(records)) | set(t['table'] for t in triggers)
+    return sorted(base - set(tv)), tv
+
+
+def extension_dependent_ddl(conn):
+    """Objects outside the extension that depend on members, with DDL: views over member
+    relations and triggers calling member functions (pg_tviews' own trg_tview_* excluded)."""
+    members = fetch_all(conn, """
+        SELECT format('%%I.%%I', n.nspname, c.relname) AS name
+          FROM pg_depend d JOIN pg_class c ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+           AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = %s) AND c.relkind IN ('r', 'v', 'm')""",
+                        (EXTENSION,))
+    deps = [d for d in objects.dependents(conn, [m['name'] for m in members]) if d['type'] in ('view', 'constraint')]
+    deps += fetch_all(conn, """
+        SELECT 'trigger' AS type, format('%%I ON %%I.%%I', t.tgname, n.nspname, c.relname) AS name, 200 AS depth,
+               'trigger' AS kind, pg_get_triggerdef(t.oid) AS ddl,
+               format('DROP TRIGGER %%I ON %%I.%%I', t.tgname, n.nspname, c.relname) AS drop,
+               NULL AS owner, obj_description(t.oid, 'pg_trigger') AS comment, '{}'::jsonb[] AS grants
+          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = t.tgfoid AND d.deptype = 'e'
+                          AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = %s)
+         WHERE NOT t.tgisinternal AND t.tgname NOT LIKE 'trg_tview_%%'""", (EXTENSION,))
+    return deps
+
+
+def _restore_statements(plan, obj_kind, qualified, details, tview):
+    """Grants, comment and owner of a relation recreated by a rebuild."""
+    sql = _sql()
+    if not details:
+        return
+    schema_name = qualified  # already quoted by format('%I.%I')
+    for g in details['grants']:
+        grantee = sql.SQL('PUBLIC') if g['grantee'] == 'PUBLIC' else sql.Identifier(g['grantee'])
+        plan.add('restore grant', sql.SQL("GRANT {} ON {} TO {}{}").format(
+            sql.SQL(g['privilege']), sql.SQL(schema_name), grantee,
+            sql.SQL(' WITH GRANT OPTION') if g['grantable'] else sql.SQL('')), tview=tview)
+    if details['comment'] is not None:
+        plan.add('restore comment', sql.SQL("COMMENT ON {} {} IS {}").format(
+            sql.SQL(obj_kind), sql.SQL(schema_name), sql.Literal(details['comment'])), tview=tview)
+
+
+def build_plan(conn, target, strategy, tview_mode, keep_dependents=True):
+    """Read the catalog (read-only) and return (plan, context) for the swap of one database."""
+    sql = _sql()
+    facts = detect_mod.detect(conn)
+    if not facts['installed']:
+        raise SwapError('plan', "pg_tviews is not installed in database %s" % facts['database'])
+    if target not in facts['available_versions']:
+        raise SwapError('plan', "pg_tviews %s is not installed on this server (available: %s); run the install role first"
+                        % (target, ', '.join(facts['available_versions']) or 'none'))
+    old = adapter_for(conn, facts)
+    records, order = old.records()
+    triggers = objects.tview_triggers(conn)
+    ctx = {'facts': facts, 'records': records, 'order': order, 'triggers': triggers,
+           'from_version': facts['extversion'], 'to_version': target,
+           'done': is_done(facts, target, records, triggers)}
+    plan = Plan()
+    if ctx['done']:
+        ctx.update(strategy=None, mode=None)
+        return plan, ctx
+    strategy = choose_strategy(strategy, facts, target)
+    new_cls = ADAPTERS[generation_of(target)]
+    if strategy == 'swap' and tview_mode == 'adopt' and not new_cls.can_adopt:
+        raise SwapError('plan', "pg_tviews %s cannot adopt existing tables (its convert function freezes data); use tview_mode rebuild"
+                        % target)
+    ctx.update(strategy=strategy, mode=tview_mode if strategy == 'swap' else None)
+    base, tv = lock_targets(records, triggers)
+    ctx['lock_base'], ctx['lock_tv'] = base, tv
+    ext_schema = sql.Identifier(facts['schema'])
+    if strategy == 'update':
+        plan.add('update extension', sql.SQL("ALTER EXTENSION {} UPDATE TO {}").format(
+            sql.Identifier(EXTENSION), sql.Literal(target)))
+        return plan, ctx
+
+    by_entity = dict((r['entity'], r) for r in records)
+    ext_deps = extension_dependent_ddl(conn)
+    tv_deps = objects.tview_dependents(conn, records) if tview_mode == 'rebuild' else []
+    ctx['extension_dependents'], ctx['tview_dependents'] = ext_deps, tv_deps
+    if tv_deps and not keep_dependents:
+        raise SwapError('plan', "objects depend on TVIEWs (%s) and keep_dependents is off"
+                        % ', '.join(d['name'] for d in tv_deps))
+    # Dependents go first (deepest first) and come back last (shallowest first).
+    for d in sorted(ext_deps + tv_deps, key=lambda d: -d['depth']):
+        plan.add('set dependent aside', sql.SQL(d['drop']), tview=d['name'])
+    for t in triggers:
+        plan.add('drop old trigger', sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(t['name']), sql.SQL(t['table'])))
+    for h in objects.non_member_helpers(conn):
+        plan.add('drop old helper', sql.SQL("DROP FUNCTION {}").format(sql.SQL(h['signature'])))
+    if tview_mode == 'rebuild':
+        for entity in reversed(order):
+            r = by_entity[entity]
+            if r['qualified_table']:
+                plan.add('drop TVIEW table', sql.SQL("DROP TABLE {}").format(sql.SQL(r['qualified_table'])), tview=entity)
+            if r['qualified_view']:
+                plan.add('drop TVIEW view', sql.SQL("DROP VIEW {}").format(sql.SQL(r['qualified_view'])), tview=entity)
+    plan.add('drop extension', sql.SQL("DROP EXTENSION {}").format(sql.Identifier(EXTENSION)))
+    plan.add('create extension', sql.SQL("CREATE EXTENSION {} WITH SCHEMA {} VERSION {}").format(
+        sql.Identifier(EXTENSION), ext_schema, sql.Literal(target)))
+    new = new_cls(conn, facts['schema'])
+    for entity in order:
+        r = by_entity[entity]
+        if tview_mode == 'adopt':
+            stmt, params = new.adopt_statement(r)
+            plan.add('adopt TVIEW', stmt, params, tview=entity)
+        else:
+            # pg_tviews_create builds in current_schema(): point it at the TVIEW's schema.
+            plan.add('set schema', sql.SQL("SET LOCAL search_path TO {}, {}").format(sql.Identifier(r['schema']), ext_schema),
+                     tview=entity)
+            stmt, params = new.create_statement(r)
+            plan.add('rebuild TVIEW', stmt, params, tview=entity)
+            for rel, kind in ((r['table_details'], 'TABLE'), (r['view_details'], 'VIEW')):
+                if not rel:
+                    continue
+                target_rel = r['qualified_table'] if kind == 'TABLE' else r['qualified_view']
+                for idx in rel['indexes']:
+                    if not idx['primary'] and not idx['name'].startswith('idx_tv_'):
+                        plan.add('restore index', sql.SQL(idx['definition']), tview=entity)
+                if rel['owner']:
+                    plan.add('restore owner', sql.SQL("ALTER TABLE {} OWNER TO {}").format(
+                        sql.SQL(target_rel), sql.Identifier(rel['owner'])), tview=entity)
+                _restore_statements(plan, kind, target_rel, rel, entity)
+    if tview_mode == 'rebuild':
+        plan.add('reset schema', sql.SQL("SET LOCAL search_path TO DEFAULT"))
+    for d in sorted(ext_deps + tv_deps, key=lambda d: d['depth']):
+        plan.add('restore dependent', sql.SQL(d['ddl']), tview=d['name'])
+        if d['type'] == 'view':
+            if d['owner']:
+                plan.add('restore dependent owner', sql.SQL("ALTER TABLE {} OWNER TO {}").format(
+                    sql.SQL(d['name']), sql.Identifier(d['owner'])), tview=d['name'])
+            _restore_statements(plan, 'MATERIALIZED VIEW' if d['kind'] == 'materialized view' else 'VIEW', d['name'],
+                                {'grants': d['grants'], 'comment': d['comment']}, d['name'])
+    return plan, ctx
+
+
+def _lock(cur, ctx, mode):
+    """Take every lock in a fixed order. Base tables ACCESS EXCLUSIVE (their triggers are
+    replaced); tv_ tables EXCLUSIVE when adopted (reads go on) or ACCESS EXCLUSIVE when rebuilt."""
+    sql = _sql()
+    tv_mode = 'ACCESS EXCLUSIVE' if mode == 'rebuild' else 'EXCLUSIVE'
+    for names, lock_mode in ((ctx['lock_base'], 'ACCESS EXCLUSIVE'), (ctx['lock_tv'], tv_mode)):
+        for name in names:
+            cur.execute(sql.SQL("LOCK TABLE {} IN {} MODE").format(sql.SQL(name), sql.SQL(lock_mode)))
+
+
+def verify_inside(conn, ctx, target):
+    """Checks run inside the transaction before COMMIT. Returns per-TVIEW outcomes."""
+    facts = detect_mod.detect(conn)
+    if parse_version(facts['extversion']) != parse_version(target):
+        raise SwapError('verify', "extension is at %s, not %s" % (facts['extversion'], target))
+    new_records, _ = adapter_for(conn, facts).records()
+    new_by_entity = dict((r['entity'], r) for r in new_records)
+    triggered = {}
+    for t in objects.tview_triggers(conn):
+        triggered.setdefault(t['table'], []).append(t['name'])
+    outcomes = []
+    for old in ctx['records']:
+        e = old['entity']
+        new = new_by_entity.get(e)
+        if new is None or not new['qualified_table'] or not new['qualified_view']:
+            raise SwapError('verify', "TVIEW is not registered with %s" % target, e)
+        if new['dependencies'] and not any(triggered.get(d) for d in new['dependencies']):
+            raise SwapError('verify', "no pg_tviews trigger on any of its base tables", e)
+        before = old.get('row_count')
+        after = objects.content_stats(conn, new['schema'], new['table'], objects.VOLATILE_TV_COLUMNS)
+        if before is not None and after['row_count'] != before:
+            raise SwapError('verify', "tv_ row count changed from %s to %s" % (before, after['row_count']), e)
+        if old.get('id_checksum') is not None and new['pk_column']:
+            ids = objects.id_checksum(conn, new['schema'], new['table'], new['pk_column'])
+            if ids != old['id_checksum']:
+                raise SwapError('verify', "id values changed (public ids must survive)", e)
+        outcomes.append({'tview': e, 'table': new['qualified_table'], 'rows': after['row_count'],
+                         'checksum_before': old.get('checksum'), 'checksum_after': after['checksum']})
+    return outcomes
+
+
+def count_rows_before(conn, ctx):
+    """tv_ row counts and id checksums of the old catalog, read under the locks."""
+    for r in ctx['records']:
+        if r['qualified_table']:
+            stats = objects.content_stats(conn, r['schema'], r['table'], objects.VOLATILE_TV_COLUMNS)
+            r['row_count'], r['checksum'] = stats['row_count'], stats['checksum']
+            r['id_checksum'] = objects.id_checksum(conn, r['schema'], r['table'], r['pk_column']) if r['pk_column'] else None
+
+
+def other_session_pids(conn):
+    return [r['pid'] for r in objects.other_sessions(conn)]
+
+
+def execute(conn, plan, ctx, target, lock_timeout_ms=2000, lock_retries=5, statement_timeout_ms=0,
+            rehearse=False, terminate_other_sessions=False, sleep=time.sleep):
+    """Run the plan in one transaction, retrying lock acquisition with backoff.
+    Returns a result dict; raises SwapError (after ROLLBACK) on any failure."""
+    sql = _sql()
+    import psycopg2
+    import psycopg2.errors
+    conn.autocommit = False
+    attempts = 0
+    result = {'lock_attempts': 0, 'terminated_sessions': []}
+    while True:
+        attempts += 1
+        result['lock_attempts'] = attempts
+        if terminate_other_sessions:
+            pids = other_session_pids(conn)
+            with conn.cursor() as cur:
+                for pid in pids:
+                    cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            conn.commit()
+            result['terminated_sessions'].extend(pids)
+        cur = conn.cursor()
+        try:
+            cur.execute("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()")
+            if cur.fetchone()[0]:
+                raise SwapError('prepared transactions', "prepared transactions are open in this database; "
+                                "resolve them (COMMIT/ROLLBACK PREPARED) before the swap")
+            cur.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+                        ('%dms' % lock_timeout_ms, '%dms' % statement_timeout_ms))
+            t_lock = time.monotonic()
+            try:
+                _lock(cur, ctx, ctx['mode'])
+            except psycopg2.errors.LockNotAvailable as e:
+                conn.rollback()
+                if attempts > lock_retries:
+                    raise SwapError('lock', "could not lock the TVIEW tables within %d ms after %d attempts: %s"
+                                    % (lock_timeout_ms, attempts, e))
+                sleep(min(0.2 * (2 ** (attempts - 1)), 5.0))
+                continue
+            t_locked = time.monotonic()
+            result['lock_wait_ms'] = round((t_locked - t_lock) * 1000, 1)
+            count_rows_before(conn, ctx)
+            step = tview = None
+            try:
+                for step, tview, statement, params in plan.steps:
+                    cur.execute(statement, params)
+                step, tview = 'verify', None
+                result['tviews'] = verify_inside(conn, ctx, target)
+            except SwapError:
+                raise
+            except psycopg2.Error as e:
+                raise SwapError(step, e.pgerror or e, tview)
+            t_end = time.monotonic()
+            if rehearse:
+                conn.rollback()
+            else:
+                conn.commit()
+            t_done = time.monotonic()
+            result['window_ms'] = round((t_done - t_locked) * 1000, 1)
+            result['statements_ms'] = round((t_end - t_locked) * 1000, 1)
+            result['rehearsed'] = rehearse
+            return result
+        except Exception:
+            try:
+                conn.rollback()
+            except psycopg2.Error:
+                pass  # the backend is gone: PostgreSQL has rolled back already
+            raise
+        finally:
+            cur.close()

@@ -1,0 +1,249 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: tviews_swap
+short_description: Move one database to another pg_tviews version in a single transaction
+version_added: 0.1.0
+author: pgtviews.ops maintainers
+description:
+  - Takes the database in I(login_db) from its installed pg_tviews version to I(version) in one
+    transaction on a fresh connection. Either the database is on the new version with every TVIEW
+    registered, triggered and verified, or it is exactly as it was.
+  - "Steps inside the transaction: refuse when prepared transactions are open in the database; lock
+    every base table (ACCESS EXCLUSIVE) and every C(tv_) table (EXCLUSIVE when adopting, so reads go
+    on; ACCESS EXCLUSIVE when rebuilding) in a fixed order, so writers wait instead of failing; record
+    the old catalog and row counts; set aside the objects outside the extension that depend on
+    extension members (and, when rebuilding, on TVIEW objects); drop the old base-table triggers and
+    the non-member helper C(tview_trigger_handler()); C(DROP EXTENSION) and C(CREATE EXTENSION ...
+    VERSION); re-register (I(tview_mode=adopt)) or rebuild (I(tview_mode=rebuild)) every TVIEW in
+    dependency order, restoring extra indexes, grants, comments and owners of rebuilt relations;
+    recreate the dependents with their grants and comments; verify (every TVIEW registered, a
+    trigger on its base tables, C(tv_) row counts unchanged, C(id) values unchanged); COMMIT."
+  - With an update path (I(strategy=auto) or C(update)) it runs C(ALTER EXTENSION UPDATE) instead,
+    in the same guarded transaction.
+  - Safety. The whole change is one transaction; any error, a lock timeout, or a lost connection
+    rolls it back and the error names the step and the TVIEW. The only lasting effects on failure
+    are the waits of other sessions (bounded by I(lock_timeout) per attempt) and, if
+    I(terminate_other_sessions) is on, the terminated sessions. I(rehearse) takes the same locks
+    for the same short time and then rolls back.
+extends_documentation_fragment:
+  - pgtviews.ops.connection
+options:
+  version:
+    description:
+      - The pg_tviews version to move to, for example C(0.2.0) or, for a rollback, C(0.1.0). It must
+        be installed on the server (see the install role).
+    type: str
+    required: true
+  strategy:
+    description:
+      - C(auto) uses C(ALTER EXTENSION UPDATE) when the server has an update path, else C(swap).
+      - C(update) requires an update path. C(swap) always drops and recreates the extension.
+    type: str
+    choices: [ auto, update, swap ]
+    default: auto
+  tview_mode:
+    description:
+      - C(adopt) keeps the C(tv_) tables and their data and re-registers them with the new version
+        (metadata only; needs a version that can adopt, such as 0.2).
+      - C(rebuild) drops each TVIEW and creates it again from its recorded definition through the new
+        version's API, rematerialising it (the only way into 0.1, whose convert function freezes data).
+    type: str
+    choices: [ adopt, rebuild ]
+    default: adopt
+  manifest:
+    description:
+      - Path of the migration manifest on the managed node. When the file is absent it is captured
+        there first (see M(pgtviews.ops.tview_manifest)). When omitted, no manifest is written.
+    type: path
+  lock_timeout:
+    description:
+      - Milliseconds to wait for each lock before giving up the attempt.
+    type: int
+    default: 2000
+  lock_retries:
+    description:
+      - Further attempts after a lock timeout, with exponential backoff (0.2 s doubling, at most 5 s).
+    type: int
+    default: 5
+  statement_timeout:
+    description:
+      - Milliseconds any one statement of the swap may run; 0 means no limit.
+    type: int
+    default: 0
+  terminate_other_sessions:
+    description:
+      - Terminate the other sessions connected to the database before each attempt. Off by default;
+        writers otherwise simply wait for the swap.
+    type: bool
+    default: false
+  keep_dependents:
+    description:
+      - Recreate objects outside the extension that depend on TVIEW objects when rebuilding. When off,
+        a rebuild that would have to drop such objects is refused.
+    type: bool
+    default: true
+  rehearse:
+    description:
+      - Run the whole transaction for real, every statement and every verification, then roll it
+        back. Proof on production data that the swap would succeed, and a measured window, with
+        nothing changed. It takes the same locks for the same short time.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    details: Returns the exact statements the swap would run (C(plan)) without running them.
+  diff_mode:
+    support: none
+seealso:
+  - module: pgtviews.ops.tview_manifest
+  - module: pgtviews.ops.tview_info
+'''
+
+EXAMPLES = r'''
+- name: Swap app to 0.2.0, keeping the tv_ tables
+  pgtviews.ops.tviews_swap:
+    login_db: app
+    version: 0.2.0
+    manifest: /var/backups/pgtviews/app/manifest.json
+
+- name: Prove it would work, with the real window, and change nothing
+  pgtviews.ops.tviews_swap:
+    login_db: app
+    version: 0.2.0
+    rehearse: true
+
+- name: Roll back to 0.1.0 (0.1 cannot adopt, so TVIEWs are rebuilt)
+  pgtviews.ops.tviews_swap:
+    login_db: app
+    version: 0.1.0
+    tview_mode: rebuild
+'''
+
+RETURN = r'''
+from_version:
+  description: C(extversion) before.
+  returned: always
+  type: str
+to_version:
+  description: The target version.
+  returned: always
+  type: str
+strategy:
+  description: C(update) or C(swap) as used; null when nothing had to be done.
+  returned: always
+  type: str
+mode:
+  description: The TVIEW mode used with C(swap).
+  returned: always
+  type: str
+plan:
+  description: The statements of the swap in order, each with its step and TVIEW.
+  returned: always
+  type: list
+  elements: dict
+tviews:
+  description: Per TVIEW, its table, row count and content checksums before and after.
+  returned: when the swap ran
+  type: list
+  elements: dict
+lock_wait_ms:
+  description: Time spent acquiring the locks in the successful attempt.
+  returned: when the swap ran
+  type: float
+window_ms:
+  description: Write-blocked window, from the last lock acquired to COMMIT (or ROLLBACK when rehearsing).
+  returned: when the swap ran
+  type: float
+lock_attempts:
+  description: Attempts needed to take the locks.
+  returned: when the swap ran
+  type: int
+rehearsed:
+  description: True when the transaction was rolled back on purpose.
+  returned: when the swap ran
+  type: bool
+manifest:
+  description: Path of the manifest used, and whether it was captured now.
+  returned: when I(manifest) is set
+  type: dict
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
+    DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
+from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap import SwapError, build_plan, execute
+
+
+def ensure_manifest(module, conn, path):
+    """Capture the manifest to ``path`` unless a valid one is already there."""
+    if os.path.exists(path):
+        return {'path': path, 'captured': False, 'digest': mf.load_file(path)['digest']}
+    doc, dummy = mf.capture(conn, path, dry_run=module.check_mode)
+    return {'path': path, 'captured': not module.check_mode, 'digest': doc['digest']}
+
+
+def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        version=dict(type='str', required=True),
+        strategy=dict(type='str', choices=['auto', 'update', 'swap'], default='auto'),
+        tview_mode=dict(type='str', choices=['adopt', 'rebuild'], default='adopt'),
+        manifest=dict(type='path'),
+        lock_timeout=dict(type='int', default=2000),
+        lock_retries=dict(type='int', default=5),
+        statement_timeout=dict(type='int', default=0),
+        terminate_other_sessions=dict(type='bool', default=False),
+        keep_dependents=dict(type='bool', default=True),
+        rehearse=dict(type='bool', default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    ensure_psycopg2(module)
+    p = module.params
+    result = dict(changed=False, to_version=p['version'], from_version=None, strategy=None, mode=None, plan=[])
+    conn = None
+    try:
+        conn = connect(p)
+        plan, ctx = build_plan(conn, p['version'], p['strategy'], p['tview_mode'], p['keep_dependents'])
+        result.update(from_version=ctx['from_version'], strategy=ctx['strategy'], mode=ctx['mode'],
+                      plan=plan.render(conn))
+        if ctx['done']:
+            module.exit_json(**result)
+        if p['manifest']:
+            result['manifest'] = ensure_manifest(module, conn, p['manifest'])
+        if module.check_mode:
+            result['changed'] = True
+            module.exit_json(**result)
+        conn.close()
+        conn = connect(p)  # fresh session: no pg_tviews library or cache state from the reads above
+        result.update(execute(conn, plan, ctx, p['version'], lock_timeout_ms=p['lock_timeout'],
+                              lock_retries=p['lock_retries'], statement_timeout_ms=p['statement_timeout'],
+                              rehearse=p['rehearse'], terminate_other_sessions=p['terminate_other_sessions']))
+        result['changed'] = not p['rehearse']
+    except SwapError as e:
+        module.fail_json(msg="swap of database %s to pg_tviews %s: %s; rolled back, nothing changed"
+                         % (p['login_db'], p['version'], to_native(e)), step=e.step, tview=e.tview, **result)
+    except (DatabaseConnectionError, mf.ManifestError, UnknownGenerationError) as e:
+        module.fail_json(msg=to_native(e), **result)
+    finally:
+        if conn is not None and not conn.closed:
+            conn.close()
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
