@@ -173,7 +173,7 @@ def main():
     except DatabaseConnectionError as e:
         module.fail_json(msg=to_native(e), **result)
     except Exception as e:  # a catalog error must name itself, not print a traceback only
-        module.fail_json(msg="cannot read the pg_tviews catalog: %s" % to_native(e), **result)
+        module.fail_json(msg="cannot read the pg_tviews catalog: %s" % ' '.join(to_native(e).split()), **result)
     module.exit_json(**result)
 
 

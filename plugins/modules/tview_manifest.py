@@ -197,7 +197,7 @@ def main():
     except (DatabaseConnectionError, mf.ManifestError) as e:
         module.fail_json(msg=to_native(e))
     except Exception as e:
-        module.fail_json(msg="manifest %s failed: %s" % (module.params['state'], to_native(e)))
+        module.fail_json(msg="manifest %s failed: %s" % (module.params['state'], ' '.join(to_native(e).split())))
     finally:
         if conn is not None:
             conn.close()

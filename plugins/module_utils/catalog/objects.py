@@ -61,10 +61,10 @@ def non_member_helpers(conn):
     return fetch_all(conn, """
         SELECT format('%%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS signature
           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-         WHERE p.proname = 'tview_trigger_handler'
+         WHERE p.proname = %s
            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
                               AND d.objid = p.oid AND d.deptype = 'e')
-         ORDER BY 1""")
+         ORDER BY 1""", ('tview_trigger_handler',))
 
 
 # Objects outside the extension depending (directly or through other such views) on a set
@@ -199,7 +199,7 @@ def table_columns(conn, schema, table):
     row = fetch_one(conn, """
         SELECT ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped
                       ORDER BY attnum) AS columns,
-               ARRAY(SELECT a.attname::text FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+               ARRAY(SELECT a.attname::text FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
                        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                       WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.ord) AS pk
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -1,0 +1,31 @@
+"""Fixtures shared by integration tests: databases loaded with the application schema."""
+
+import os
+
+import pytest
+
+from tests.harness.pg import make_base_dir  # noqa: F401  (re-exported for tests)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+APP_SCHEMA = os.path.join(REPO, "tests", "fixtures", "schemas", "app.sql")
+
+
+def load_app(cluster, dbname):
+    """Create ``dbname`` with pg_tviews (the installation's default version) and the app schema."""
+    cluster.createdb(dbname)
+    cluster.execute("CREATE EXTENSION pg_tviews", dbname)
+    cluster.psql(dbname, "-f", APP_SCHEMA)
+    return dbname
+
+
+@pytest.fixture(scope="session")
+def pg02_install(make_pg_install):
+    """An installation whose only pg_tviews is 0.2.0 (a server already migrated)."""
+    return make_pg_install(("0.2.0",))
+
+
+@pytest.fixture(scope="module")
+def pg02_cluster(pg02_install, make_cluster, request):
+    c = make_cluster(pg02_install, name="m02-" + request.module.__name__.rsplit(".", 1)[-1])
+    yield c
+    c.destroy()
