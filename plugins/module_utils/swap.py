@@ -19,10 +19,11 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.connection import fet
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import detect as detect_mod
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import ADAPTERS, adapter_for
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import base_tables, split_qualified
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import attach_details, base_tables
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import generation_of, parse_version
 
 EXTENSION = 'pg_tviews'
+DEADLOCK_TIMEOUT_MS = 50
 
 
 class SwapError(Exception):
@@ -142,6 +143,7 @@ def build_plan(conn, target, strategy, tview_mode, keep_dependents=True):
                         % (target, ', '.join(facts['available_versions']) or 'none'))
     old = adapter_for(conn, facts)
     records, order = old.records()
+    attach_details(conn, records)
     triggers = objects.tview_triggers(conn)
     ctx = {'facts': facts, 'records': records, 'order': order, 'triggers': triggers,
            'from_version': facts['extversion'], 'to_version': target,
@@ -304,12 +306,15 @@ def execute(conn, plan, ctx, target, lock_timeout_ms=2000, lock_retries=5, state
             if cur.fetchone()[0]:
                 raise SwapError('prepared transactions', "prepared transactions are open in this database; "
                                 "resolve them (COMMIT/ROLLBACK PREPARED) before the swap")
-            cur.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
-                        ('%dms' % lock_timeout_ms, '%dms' % statement_timeout_ms))
+            # A writer whose trigger reads other tables can deadlock with our lock sequence;
+            # a short deadlock_timeout makes this session, never the writer, the one to give way.
+            cur.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true), "
+                        "set_config('deadlock_timeout', %s, true)",
+                        ('%dms' % lock_timeout_ms, '%dms' % statement_timeout_ms, '%dms' % DEADLOCK_TIMEOUT_MS))
             t_lock = time.monotonic()
             try:
                 _lock(cur, ctx, ctx['mode'])
-            except psycopg2.errors.LockNotAvailable as e:
+            except (psycopg2.errors.LockNotAvailable, psycopg2.errors.DeadlockDetected) as e:
                 conn.rollback()
                 if attempts > lock_retries:
                     raise SwapError('lock', "could not lock the TVIEW tables within %d ms after %d attempts: %s"

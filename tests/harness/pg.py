@@ -110,6 +110,28 @@ class PgInstall(object):
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    def install_side_by_side(self, artifact, version):
+        """Install a release artifact next to the running version the way the install role
+        does (versioned library + secondary control file), for tests of later phases that
+        need both versions available without depending on the role itself."""
+        work = tempfile.mkdtemp(prefix="standin-sbs-")
+        try:
+            with tarfile.open(artifact) as tf:
+                tf.extractall(work)
+            release = os.path.join(work, "target", "release")
+            (pkg,) = os.listdir(release)
+            root = os.path.join(release, pkg)
+            lib = os.path.join(root, "usr/lib/postgresql/%s/lib" % PG_MAJOR)
+            ext = os.path.join(root, "usr/share/postgresql/%s/extension" % PG_MAJOR)
+            shutil.copy2(os.path.join(lib, "pg_tviews.so"), os.path.join(self.pkglibdir, "pg_tviews-%s.so" % version))
+            for name in os.listdir(ext):
+                if name.endswith(".sql") and not os.path.exists(os.path.join(self.extdir, name)):
+                    shutil.copy2(os.path.join(ext, name), os.path.join(self.extdir, name))
+            with open(os.path.join(self.extdir, "pg_tviews--%s.control" % version), "w") as fh:
+                fh.write("module_pathname = '$libdir/pg_tviews-%s'\n" % version)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
     def remove_extension(self, name="pg_tviews"):
         for d in (self.pkglibdir, self.extdir):
             for f in os.listdir(d):

@@ -230,3 +230,25 @@ def id_checksum(conn, schema, table, pk_column):
     return fetch_one(conn, sql.SQL("SELECT md5(coalesce(string_agg({pk}::text || ':' || id::text, ',' ORDER BY {pk}), '')) AS c "
                                    "FROM {rel}").format(pk=sql.Identifier(pk_column), rel=sql.Identifier(schema, table)))['c']
 
+
+
+def drift(conn, record, sample=None):
+    """Rows where a TVIEW's tv_ table and its v_ view disagree (EXCEPT both ways over the
+    view's columns; tv_'s own timestamps are not in the view). ``sample`` limits the check
+    to that many primary keys (the smallest), for very large TVIEWs."""
+    from psycopg2 import sql
+    view_cols, dummy = table_columns(conn, record['view_schema'], record['view'])
+    cols = sql.SQL(', ').join(sql.Identifier(c) for c in view_cols)
+    tv = sql.Identifier(record['schema'], record['table'])
+    v = sql.Identifier(record['view_schema'], record['view'])
+    where = sql.SQL('')
+    if sample and record['pk_column']:
+        where = sql.SQL(" WHERE {pk} IN (SELECT {pk} FROM {tv} ORDER BY {pk} LIMIT {n})").format(
+            pk=sql.Identifier(record['pk_column']), tv=tv, n=sql.Literal(int(sample)))
+    query = sql.SQL("SELECT (SELECT count(*) FROM (SELECT {c} FROM {tv}{w} EXCEPT ALL SELECT {c} FROM {v}{w}) a), "
+                    "(SELECT count(*) FROM (SELECT {c} FROM {v}{w} EXCEPT ALL SELECT {c} FROM {tv}{w}) b)").format(
+        c=cols, tv=tv, v=v, w=where)
+    with conn.cursor() as cur:
+        cur.execute(query)
+        only_tv, only_v = cur.fetchone()
+    return {'only_in_tv': only_tv, 'only_in_view': only_v}

@@ -21,6 +21,15 @@ def tviews(conn, facts):
     return adapter, records, order
 
 
+def attach_details(conn, records):
+    """Add indexes, grants, comment and owner of each record's tv_ table and v_ view."""
+    names = [n for r in records for n in (r['qualified_table'], r['qualified_view']) if n]
+    details = objects.relation_details(conn, names)
+    for r in records:
+        r['table_details'] = details.get(r['qualified_table'])
+        r['view_details'] = details.get(r['qualified_view'])
+
+
 def base_tables(records):
     """Qualified names of every base relation TVIEWs read, other TVIEWs' tables excluded."""
     own = set(r['qualified_table'] for r in records)
@@ -39,11 +48,7 @@ def snapshot(conn, gather_subset=('catalog',)):
     if not facts['installed']:
         return result
     adapter, records, order = tviews(conn, facts)
-    names = [n for r in records for n in (r['qualified_table'], r['qualified_view']) if n]
-    details = objects.relation_details(conn, names)
-    for r in records:
-        r['table_details'] = details.get(r['qualified_table'])
-        r['view_details'] = details.get(r['qualified_view'])
+    attach_details(conn, records)
     result.update(tviews=records, order=order, triggers=objects.tview_triggers(conn),
                   dependents=objects.tview_dependents(conn, records),
                   extension_dependents=objects.extension_dependents(conn),

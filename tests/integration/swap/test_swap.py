@@ -1,0 +1,284 @@
+"""tviews_swap against real servers: stand-in 0.1.0 with 0.2.0 installed side by side."""
+
+import json
+import os
+import threading
+import time
+
+import psycopg2
+import pytest
+
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import detect
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
+from tests.harness.modules import conn_args, run_module
+from tests.integration.conftest import load_app
+
+
+@pytest.fixture(scope="module")
+def both_install(make_pg_install, standin_build):
+    inst = make_pg_install(("0.1.0",))
+    inst.install_side_by_side(standin_build["0.2.0"]["artifact"], "0.2.0")
+    return inst
+
+
+@pytest.fixture(scope="module")
+def cluster(both_install, make_cluster):
+    c = make_cluster(both_install, name="swap")
+    yield c
+    c.destroy()
+
+
+@pytest.fixture
+def app(cluster, request, tmp_path):
+    name = "swap_" + request.node.name.split("[")[0][5:40]
+    load_app(cluster, name)
+    os.chmod(tmp_path, 0o755)
+    yield name, str(tmp_path / "manifest.json")
+    cluster.dropdb(name)
+
+
+def swap(cluster, db, check_mode=False, **kw):
+    return run_module("tviews_swap", conn_args(cluster, db, **kw), check_mode=check_mode)
+
+
+def state(cluster, db):
+    """(extversion, library version, records by entity) through a fresh connection."""
+    conn = cluster.connect(db)
+    try:
+        facts = detect(conn)
+        records, order = adapter_for(conn, facts).records()
+        return facts, dict((r["entity"], r) for r in records), conn
+    except Exception:
+        conn.close()
+        raise
+
+
+def assert_live_and_equal(cluster, db):
+    """Every tv_ equals its v_, and a write to a base table propagates (through fk lineage too)."""
+    facts, recs, conn = state(cluster, db)
+    try:
+        for r in recs.values():
+            assert objects.drift(conn, r) == {"only_in_tv": 0, "only_in_view": 0}, r["entity"]
+        with conn.cursor() as cur:
+            cur.execute("INSERT INTO tb_post VALUES (9001, md5('post9001')::uuid, 3, 'fresh post')")
+            cur.execute("SELECT data->>'title' FROM tv_post WHERE pk_post = 9001")
+            assert cur.fetchone() == ("fresh post",)
+            cur.execute("UPDATE tb_user SET name = 'renamed' WHERE pk_user = 3")
+            cur.execute("SELECT count(*) FROM tv_post WHERE fk_user = 3 AND data->'author'->>'name' = 'renamed'")
+            renamed = cur.fetchone()[0]
+            cur.execute("SELECT count(*) FROM tb_post WHERE fk_user = 3")
+            assert renamed == cur.fetchone()[0] > 1
+            cur.execute('INSERT INTO "Sales Dept"."tb_Bücher" VALUES (99, md5(\'b99\')::uuid, \'neu\')')
+            cur.execute('SELECT data->>\'titel\' FROM "Sales Dept"."tv_Bücher" WHERE "pk_Bücher" = 99')
+            assert cur.fetchone() == ("neu",)
+        for r in recs.values():
+            assert objects.drift(conn, r) == {"only_in_tv": 0, "only_in_view": 0}, r["entity"]
+    finally:
+        conn.close()
+    return facts, recs
+
+
+def verify_manifest(cluster, db, path, **kw):
+    return run_module("tview_manifest", conn_args(cluster, db, state="verified", path=path, **kw))
+
+
+@pytest.mark.parametrize("mode", ["adopt", "rebuild"])
+def test_swap_to_02_keeps_everything(cluster, app, mode):
+    db, manifest = app
+    res = swap(cluster, db, version="0.2.0", tview_mode=mode, manifest=manifest)
+    assert not res.get("failed"), res.get("msg")
+    assert res["changed"] and res["strategy"] == "swap" and res["mode"] == mode
+    assert res["from_version"] == "0.1.0" and res["to_version"] == "0.2.0"
+    assert res["manifest"]["captured"] is True
+    assert res["window_ms"] >= 0 and res["lock_attempts"] == 1
+    assert {t["tview"] for t in res["tviews"]} == {"user", "post", "comment", "Bücher"}
+    # Nothing but the extension changed: data, ids, indexes, grants, comments, dependents.
+    ver = verify_manifest(cluster, db, manifest)
+    assert not ver.get("failed"), ver.get("msg")
+    assert ver["differences"] == []
+    facts, recs = assert_live_and_equal(cluster, db)
+    assert facts["extversion"] == "0.2.0" and facts["library_version"] == "0.2.0"
+    assert facts["api_generation"] == "0.2"
+    assert cluster.execute("SELECT count(*) FROM pg_proc WHERE proname = 'tview_trigger_handler' "
+                           "AND pronamespace = 'public'::regnamespace", db) == [(0,)]
+    # Second run: nothing to do.
+    again = swap(cluster, db, version="0.2.0", tview_mode=mode, manifest=manifest)
+    assert again["changed"] is False and again["plan"] == []
+
+
+def test_check_mode_and_rehearsal_change_nothing(cluster, app):
+    db, manifest = app
+    res = swap(cluster, db, check_mode=True, version="0.2.0")
+    assert res["changed"] is True
+    steps = [p["step"] for p in res["plan"]]
+    assert steps.index("drop old trigger") < steps.index("drop extension") < steps.index("create extension") < steps.index("adopt TVIEW")
+    assert any("CREATE EXTENSION \"pg_tviews\" WITH SCHEMA \"public\" VERSION '0.2.0'" in p["sql"] for p in res["plan"])
+    adopted = [p["tview"] for p in res["plan"] if p["step"] == "adopt TVIEW"]
+    assert sorted(adopted) == sorted(["user", "post", "comment", "Bücher"])
+    assert adopted.index("user") < adopted.index("post") < adopted.index("comment")
+    facts, recs, conn = state(cluster, db)
+    conn.close()
+    assert facts["extversion"] == "0.1.0"
+
+    reh = swap(cluster, db, version="0.2.0", rehearse=True)
+    assert not reh.get("failed"), reh.get("msg")
+    assert reh["rehearsed"] is True and reh["changed"] is False and reh["window_ms"] >= 0
+    facts, recs = assert_live_and_equal(cluster, db)
+    assert facts["extversion"] == "0.1.0" and facts["library_version"] == "0.1.0-beta.8"
+
+
+def test_round_trip_back_to_01_rebuilds_with_same_ids(cluster, app):
+    db, manifest = app
+    assert not swap(cluster, db, version="0.2.0", manifest=manifest).get("failed")
+    back = swap(cluster, db, version="0.1.0", tview_mode="rebuild")
+    assert not back.get("failed"), back.get("msg")
+    assert back["mode"] == "rebuild"
+    ver = verify_manifest(cluster, db, manifest)
+    assert not ver.get("failed"), ver.get("msg")
+    facts, recs = assert_live_and_equal(cluster, db)
+    assert facts["extversion"] == "0.1.0" and facts["library_version"] == "0.1.0-beta.8"
+
+
+def test_adopt_into_01_is_refused(cluster, app):
+    db, manifest = app
+    assert not swap(cluster, db, version="0.2.0").get("failed")
+    res = swap(cluster, db, version="0.1.0", tview_mode="adopt")
+    assert res["failed"] and "cannot adopt" in res["msg"]
+
+
+def test_version_not_installed(cluster, app):
+    db, manifest = app
+    res = swap(cluster, db, version="0.3.0")
+    assert res["failed"] and "0.3.0 is not installed on this server" in res["msg"]
+
+
+# --- failure injection: the database is exactly as before, and 0.1 still propagates -----------
+
+
+def _assert_untouched(cluster, db, manifest):
+    ver = verify_manifest(cluster, db, manifest)
+    assert not ver.get("failed"), ver.get("msg")
+    facts, recs = assert_live_and_equal(cluster, db)
+    assert facts["extversion"] == "0.1.0"
+
+
+def test_failing_definition_rolls_back(cluster, app):
+    db, manifest = app
+    run_module("tview_manifest", conn_args(cluster, db, state="captured", path=manifest))
+    cluster.execute("UPDATE pg_tview_meta SET definition = 'SELECT no_such_column FROM tb_comment' WHERE entity = 'comment'", db)
+    res = swap(cluster, db, version="0.2.0", tview_mode="rebuild")
+    assert res["failed"] and res["step"] == "rebuild TVIEW" and res["tview"] == "comment"
+    assert "rolled back, nothing changed" in res["msg"]
+    _assert_untouched(cluster, db, manifest)
+
+
+def test_dependent_that_cannot_be_recreated_rolls_back(cluster, app):
+    db, manifest = app
+    cluster.execute("CREATE VIEW tview_entities AS SELECT entity FROM pg_tview_meta", db)
+    run_module("tview_manifest", conn_args(cluster, db, state="captured", path=manifest))
+    res = swap(cluster, db, version="0.2.0")
+    assert res["failed"] and res["step"] == "restore dependent" and res["tview"] == "public.tview_entities"
+    _assert_untouched(cluster, db, manifest)
+    assert cluster.execute("SELECT count(*) FROM tview_entities", db) == [(4,)]
+
+
+def test_lock_timeout_under_held_lock(cluster, app):
+    db, manifest = app
+    run_module("tview_manifest", conn_args(cluster, db, state="captured", path=manifest))
+    holder = cluster.connect(db, autocommit=False)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("LOCK TABLE tb_user IN ACCESS SHARE MODE")
+        res = swap(cluster, db, version="0.2.0", lock_timeout=100, lock_retries=1)
+        assert res["failed"] and res["step"] == "lock" and "2 attempts" in res["msg"]
+    finally:
+        holder.rollback()
+        holder.close()
+    _assert_untouched(cluster, db, manifest)
+
+
+def test_backend_killed_mid_transaction(cluster, app):
+    db, manifest = app
+    # A big TVIEW makes the rebuild long enough to kill the swap's backend while it runs.
+    cluster.execute("CREATE TABLE tb_big (pk_big bigint PRIMARY KEY, id uuid NOT NULL, n int)", db)
+    cluster.execute("INSERT INTO tb_big SELECT g, md5('big' || g)::uuid, g FROM generate_series(1, 200000) g", db)
+    cluster.execute("SELECT pg_tviews_create('big', 'SELECT pk_big, id, jsonb_build_object(''n'', n) AS data FROM tb_big')", db)
+    run_module("tview_manifest", conn_args(cluster, db, state="captured", path=manifest))
+    killed = []
+
+    def killer():
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            rows = cluster.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgtviews.ops' "
+                "AND state = 'active' AND query LIKE %s", db, ("%pg_tviews_create%",))
+            if rows:
+                cluster.execute("SELECT pg_terminate_backend(%s)", db, (rows[0][0],))
+                killed.append(rows[0][0])
+            time.sleep(0.01)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    res = swap(cluster, db, version="0.2.0", tview_mode="rebuild")
+    t.join()
+    assert killed, "the swap finished before its backend could be killed"
+    assert res["failed"] and res["step"] == "rebuild TVIEW"
+    _assert_untouched(cluster, db, manifest)
+
+
+def test_concurrent_writer_loses_nothing(cluster, app):
+    db, manifest = app
+    errors, done, writes = [], threading.Event(), [0]
+
+    def writer():
+        conn = cluster.connect(db)
+        i = 0
+        try:
+            while not done.is_set():
+                i += 1
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute("INSERT INTO tb_post VALUES (%s, md5('w' || %s)::uuid, %s, 'w')", (100000 + i, i, 1 + i % 20))
+                        cur.execute("UPDATE tb_user SET name = 'w' || %s WHERE pk_user = %s", (i, 1 + i % 20))
+                    writes[0] += 1
+                except psycopg2.Error as e:
+                    errors.append(str(e))
+        finally:
+            conn.close()
+
+    def wait_for_writes(n, timeout=60):
+        deadline = time.time() + timeout
+        while writes[0] < n and time.time() < deadline and t.is_alive():
+            time.sleep(0.05)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    wait_for_writes(5)
+    before = writes[0]
+    res = swap(cluster, db, version="0.2.0")
+    wait_for_writes(writes[0] + 5)   # the writer keeps going on the new version
+    done.set()
+    t.join()
+    assert not res.get("failed"), res.get("msg")
+    assert errors == []
+    assert before >= 5 and writes[0] >= before + 5
+    assert cluster.execute("SELECT count(*) FROM tb_post", db)[0][0] == 60 + writes[0]
+    facts, recs = assert_live_and_equal(cluster, db)
+    assert facts["extversion"] == "0.2.0"
+
+
+def test_update_path_uses_alter_extension(make_pg_install, standin_build, make_cluster):
+    inst = make_pg_install(("0.1.0",))
+    c = make_cluster(inst, name="update")
+    try:
+        load_app(c, "upd")
+        inst.install_tarball(standin_build["0.1.1"]["source"])
+        res = swap(c, "upd", version="0.1.1")
+        assert not res.get("failed"), res.get("msg")
+        assert res["strategy"] == "update"
+        assert [p["sql"] for p in res["plan"]] == ["ALTER EXTENSION \"pg_tviews\" UPDATE TO '0.1.1'"]
+        facts, recs = assert_live_and_equal(c, "upd")
+        assert facts["extversion"] == "0.1.1"
+    finally:
+        c.destroy()
