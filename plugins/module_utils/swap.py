@@ -132,6 +132,67 @@ def _restore_statements(plan, obj_kind, qualified, details, tview):
             sql.SQL(obj_kind), sql.SQL(schema_name), sql.Literal(details['comment'])), tview=tview)
 
 
+def plan_set_aside(plan, deps):
+    sql = _sql()
+    for d in sorted(deps, key=lambda d: -d['depth']):
+        plan.add('set dependent aside', sql.SQL(d['drop']), tview=d['name'])
+
+
+def plan_drop_triggers(plan, triggers):
+    sql = _sql()
+    for t in triggers:
+        plan.add('drop old trigger', sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(t['name']), sql.SQL(t['table'])))
+
+
+def plan_drop_tviews(plan, by_entity, order):
+    """Drop tv_ tables and v_ views, dependents of others first (reverse dependency order)."""
+    sql = _sql()
+    for entity in reversed(order):
+        r = by_entity[entity]
+        if r['qualified_table']:
+            plan.add('drop TVIEW table', sql.SQL("DROP TABLE {}").format(sql.SQL(r['qualified_table'])), tview=entity)
+        if r['qualified_view']:
+            plan.add('drop TVIEW view', sql.SQL("DROP VIEW {}").format(sql.SQL(r['qualified_view'])), tview=entity)
+
+
+def plan_rebuild(plan, adapter, by_entity, order):
+    """Create each TVIEW from its recorded definition through ``adapter``'s API, in
+    dependency order, then put back extra indexes, owner, grants and comments."""
+    sql = _sql()
+    ext_schema = sql.Identifier(adapter.ext_schema)
+    for entity in order:
+        r = by_entity[entity]
+        # pg_tviews_create builds in current_schema(): point it at the TVIEW's schema.
+        plan.add('set schema', sql.SQL("SET LOCAL search_path TO {}, {}").format(sql.Identifier(r['schema']), ext_schema),
+                 tview=entity)
+        stmt, params = adapter.create_statement(r)
+        plan.add('rebuild TVIEW', stmt, params, tview=entity)
+        for rel, kind in ((r['table_details'], 'TABLE'), (r['view_details'], 'VIEW')):
+            if not rel:
+                continue
+            target_rel = r['qualified_table'] if kind == 'TABLE' else r['qualified_view']
+            for idx in rel['indexes']:
+                if not idx.get('primary') and not idx['name'].startswith('idx_tv_'):
+                    plan.add('restore index', sql.SQL(idx['definition']), tview=entity)
+            if rel['owner']:
+                plan.add('restore owner', sql.SQL("ALTER TABLE {} OWNER TO {}").format(
+                    sql.SQL(target_rel), sql.Identifier(rel['owner'])), tview=entity)
+            _restore_statements(plan, kind, target_rel, rel, entity)
+    plan.add('reset schema', sql.SQL("SET LOCAL search_path TO DEFAULT"))
+
+
+def plan_restore_dependents(plan, deps):
+    sql = _sql()
+    for d in sorted(deps, key=lambda d: d['depth']):
+        plan.add('restore dependent', sql.SQL(d['ddl']), tview=d['name'])
+        if d['type'] == 'view':
+            if d['owner']:
+                plan.add('restore dependent owner', sql.SQL("ALTER TABLE {} OWNER TO {}").format(
+                    sql.SQL(d['name']), sql.Identifier(d['owner'])), tview=d['name'])
+            _restore_statements(plan, 'MATERIALIZED VIEW' if d['kind'] == 'materialized view' else 'VIEW', d['name'],
+                                {'grants': d['grants'], 'comment': d['comment']}, d['name'])
+
+
 def build_plan(conn, target, strategy, tview_mode, keep_dependents=True):
     """Read the catalog (read-only) and return (plan, context) for the swap of one database."""
     sql = _sql()
@@ -174,55 +235,23 @@ def build_plan(conn, target, strategy, tview_mode, keep_dependents=True):
         raise SwapError('plan', "objects depend on TVIEWs (%s) and keep_dependents is off"
                         % ', '.join(d['name'] for d in tv_deps))
     # Dependents go first (deepest first) and come back last (shallowest first).
-    for d in sorted(ext_deps + tv_deps, key=lambda d: -d['depth']):
-        plan.add('set dependent aside', sql.SQL(d['drop']), tview=d['name'])
-    for t in triggers:
-        plan.add('drop old trigger', sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(t['name']), sql.SQL(t['table'])))
+    plan_set_aside(plan, ext_deps + tv_deps)
+    plan_drop_triggers(plan, triggers)
     for h in objects.non_member_helpers(conn):
         plan.add('drop old helper', sql.SQL("DROP FUNCTION {}").format(sql.SQL(h['signature'])))
     if tview_mode == 'rebuild':
-        for entity in reversed(order):
-            r = by_entity[entity]
-            if r['qualified_table']:
-                plan.add('drop TVIEW table', sql.SQL("DROP TABLE {}").format(sql.SQL(r['qualified_table'])), tview=entity)
-            if r['qualified_view']:
-                plan.add('drop TVIEW view', sql.SQL("DROP VIEW {}").format(sql.SQL(r['qualified_view'])), tview=entity)
+        plan_drop_tviews(plan, by_entity, order)
     plan.add('drop extension', sql.SQL("DROP EXTENSION {}").format(sql.Identifier(EXTENSION)))
     plan.add('create extension', sql.SQL("CREATE EXTENSION {} WITH SCHEMA {} VERSION {}").format(
         sql.Identifier(EXTENSION), ext_schema, sql.Literal(target)))
     new = new_cls(conn, facts['schema'])
-    for entity in order:
-        r = by_entity[entity]
-        if tview_mode == 'adopt':
-            stmt, params = new.adopt_statement(r)
+    if tview_mode == 'adopt':
+        for entity in order:
+            stmt, params = new.adopt_statement(by_entity[entity])
             plan.add('adopt TVIEW', stmt, params, tview=entity)
-        else:
-            # pg_tviews_create builds in current_schema(): point it at the TVIEW's schema.
-            plan.add('set schema', sql.SQL("SET LOCAL search_path TO {}, {}").format(sql.Identifier(r['schema']), ext_schema),
-                     tview=entity)
-            stmt, params = new.create_statement(r)
-            plan.add('rebuild TVIEW', stmt, params, tview=entity)
-            for rel, kind in ((r['table_details'], 'TABLE'), (r['view_details'], 'VIEW')):
-                if not rel:
-                    continue
-                target_rel = r['qualified_table'] if kind == 'TABLE' else r['qualified_view']
-                for idx in rel['indexes']:
-                    if not idx['primary'] and not idx['name'].startswith('idx_tv_'):
-                        plan.add('restore index', sql.SQL(idx['definition']), tview=entity)
-                if rel['owner']:
-                    plan.add('restore owner', sql.SQL("ALTER TABLE {} OWNER TO {}").format(
-                        sql.SQL(target_rel), sql.Identifier(rel['owner'])), tview=entity)
-                _restore_statements(plan, kind, target_rel, rel, entity)
-    if tview_mode == 'rebuild':
-        plan.add('reset schema', sql.SQL("SET LOCAL search_path TO DEFAULT"))
-    for d in sorted(ext_deps + tv_deps, key=lambda d: d['depth']):
-        plan.add('restore dependent', sql.SQL(d['ddl']), tview=d['name'])
-        if d['type'] == 'view':
-            if d['owner']:
-                plan.add('restore dependent owner', sql.SQL("ALTER TABLE {} OWNER TO {}").format(
-                    sql.SQL(d['name']), sql.Identifier(d['owner'])), tview=d['name'])
-            _restore_statements(plan, 'MATERIALIZED VIEW' if d['kind'] == 'materialized view' else 'VIEW', d['name'],
-                                {'grants': d['grants'], 'comment': d['comment']}, d['name'])
+    else:
+        plan_rebuild(plan, new, by_entity, order)
+    plan_restore_dependents(plan, ext_deps + tv_deps)
     return plan, ctx
 
 

@@ -49,6 +49,12 @@ options:
       - With C(captured), capture again even when I(path) already holds a valid manifest of this database.
     type: bool
     default: false
+  allow_other_database:
+    description:
+      - With C(verified), compare even when the manifest was captured from another database, for
+        example a copy restored from a backup, or a rehearsal database.
+    type: bool
+    default: false
   allow:
     description:
       - With C(verified), differences that do not fail the task, by kind (C(row_count)) or by
@@ -162,8 +168,9 @@ def verify(module, conn):
             expected = mf.load_stored(cur)
         if expected is None:
             raise mf.ManifestError("no path given and no manifest stored in database %s" % conn.info.dbname)
-    if expected['database'] != conn.info.dbname:
-        raise mf.ManifestError("the manifest describes database %s, not %s" % (expected['database'], conn.info.dbname))
+    if expected['database'] != conn.info.dbname and not p['allow_other_database']:
+        raise mf.ManifestError("the manifest describes database %s, not %s (set allow_other_database for a copy)"
+                               % (expected['database'], conn.info.dbname))
     actual = mf.build(snapshot(conn, ('catalog', 'data')))
     diffs = mf.compare(expected, actual)
     unexpected = mf.filter_allowed(diffs, p['allow'])
@@ -183,6 +190,7 @@ def main():
         store_in_database=dict(type='bool', default=True),
         force=dict(type='bool', default=False),
         allow=dict(type='list', elements='str', default=[]),
+        allow_other_database=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[('state', 'captured', ['path'])])
