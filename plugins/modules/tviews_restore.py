@@ -1,0 +1,193 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: tviews_restore
+short_description: Restore a verified backup into a side database and, on request, switch to it
+version_added: 0.1.0
+author: pgtviews.ops maintainers
+description:
+  - The complete rollback. Restores a directory-format C(pg_dump) into I(side_database) with
+    pg_tviews created at I(version) first (the dump's own C(CREATE EXTENSION) would take the
+    server's default version), recreates the TVIEWs from the manifest (C(pg_dump) carries no pg_tviews
+    metadata rows), and verifies the side database against the manifest.
+  - With I(switch), terminates the sessions of I(database), renames it to I(failed_name) and renames
+    the side database to I(database), in one transaction.
+  - Safety. Nothing is ever dropped. The restore goes into a new database (an existing one is never
+    restored over). A failed verification leaves the side database for inspection and fails. The
+    switch is reversible by renaming back; it ends the sessions of I(database), so stop the
+    applications first (the rollback role has hooks for that).
+extends_documentation_fragment:
+  - pgtviews.ops.connection
+options:
+  database:
+    description:
+      - The database being rolled back.
+    type: str
+    required: true
+  backup_dir:
+    description:
+      - The backup directory: a directory-format dump, or a directory holding one in C(dump/).
+    type: path
+    required: true
+  manifest:
+    description:
+      - The manifest captured with the backup.
+    type: path
+    required: true
+  side_database:
+    description:
+      - Where to restore; default C(<database>_rollback).
+    type: str
+  version:
+    description:
+      - The pg_tviews version to create in the side database; default the manifest's C(extversion).
+    type: str
+  jobs:
+    description:
+      - Parallel C(pg_restore) jobs.
+    type: int
+    default: 2
+  pg_bin_dir:
+    description:
+      - Directory of C(pg_restore); default the server major's Debian directory, then C(PATH).
+    type: path
+  switch:
+    description:
+      - Rename I(database) to I(failed_name) and the side database to I(database).
+    type: bool
+    default: false
+  failed_name:
+    description:
+      - New name of the current database when switching. Required with I(switch).
+    type: str
+attributes:
+  check_mode:
+    support: full
+    details: Reports what it would restore and switch; changes nothing.
+  diff_mode:
+    support: none
+'''
+
+EXAMPLES = r'''
+- name: Restore app's backup beside it and switch to it
+  pgtviews.ops.tviews_restore:
+    database: app
+    backup_dir: /var/backups/pgtviews/db1/app/20261126T120000Z
+    manifest: /var/backups/pgtviews/db1/app/20261126T120000Z/manifest.json
+    switch: true
+    failed_name: app_failed_20261126T130000Z
+'''
+
+RETURN = r'''
+side_database:
+  description: The database restored into.
+  returned: always
+  type: str
+restored:
+  description: True when the restore ran in this call.
+  returned: always
+  type: bool
+switched:
+  description: True when the databases were renamed in this call.
+  returned: always
+  type: bool
+recreated:
+  description: TVIEWs recreated in the side database.
+  returned: when restored
+  type: list
+  elements: dict
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
+    DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
+from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
+from ansible_collections.pgtviews.ops.plugins.module_utils import recreate
+from ansible_collections.pgtviews.ops.plugins.module_utils import restore
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap import SwapError
+
+
+def dump_dir_of(path):
+    sub = os.path.join(path, 'dump')
+    return sub if os.path.isfile(os.path.join(sub, 'toc.dat')) else path
+
+
+def verify_side(params, side, doc):
+    conn = connect(params, side)
+    try:
+        diffs = mf.compare(doc, mf.build(snapshot(conn, ('catalog', 'data'))))
+    finally:
+        conn.close()
+    if diffs:
+        raise restore.RestoreError("restored database %s differs from the manifest: %s of %s (and %d more); left in place for inspection"
+                                   % (side, diffs[0]['kind'], diffs[0]['object'], len(diffs) - 1))
+
+
+def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        database=dict(type='str', required=True),
+        backup_dir=dict(type='path', required=True),
+        manifest=dict(type='path', required=True),
+        side_database=dict(type='str'),
+        version=dict(type='str'),
+        jobs=dict(type='int', default=2),
+        pg_bin_dir=dict(type='path'),
+        switch=dict(type='bool', default=False),
+        failed_name=dict(type='str'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_if=[('switch', True, ['failed_name'])])
+    ensure_psycopg2(module)
+    p = module.params
+    side = p['side_database'] or '%s_rollback' % p['database']
+    result = dict(changed=False, side_database=side, restored=False, switched=False)
+    try:
+        doc = mf.load_file(p['manifest'])
+        version = p['version'] or doc['extension']['extversion']
+        admin = connect(p)
+        try:
+            side_exists = restore.database_exists(admin, side)
+            already_switched = not side_exists and restore.database_exists(admin, p['failed_name'] or '') \
+                and restore.database_exists(admin, p['database'])
+        finally:
+            admin.close()
+        if already_switched:
+            module.exit_json(**result)
+        if not side_exists:
+            result['changed'] = True
+            if module.check_mode:
+                module.exit_json(**result)
+            restore.restore_into(p, dump_dir_of(p['backup_dir']), side, version, p['jobs'], p['pg_bin_dir'])
+            conn = connect(p, side)
+            try:
+                plan, ctx = recreate.build_plan(conn, doc)
+                result['recreated'] = recreate.execute(conn, plan, ctx, check_data=True)
+            finally:
+                conn.close()
+            result['restored'] = True
+        verify_side(p, side, doc)
+        if p['switch']:
+            result['changed'] = True
+            if not module.check_mode:
+                restore.switch(p, p['database'], side, p['failed_name'])
+                result['switched'] = True
+    except (DatabaseConnectionError, mf.ManifestError, restore.RestoreError, SwapError) as e:
+        module.fail_json(msg="complete rollback of %s: %s" % (p['database'], to_native(e)), **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
