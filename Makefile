@@ -21,10 +21,10 @@ export ANSIBLE_HOME := $(CACHE)/ansible-home
 export ANSIBLE_LOCAL_TEMP := $(CACHE)/ansible-home/tmp
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help deps venv collections tree standin lint sanity unit integration test demo molecule bench build clean
+.PHONY: help deps venv collections tree standin lint sanity unit integration test demo demo-rollback demo-clean molecule bench build clean
 
 help:
-	@echo "make demo         run the migration end to end on a disposable local fleet (not built yet)"
+	@echo "make demo         migrate a disposable three-server local fleet in two waves (then demo-rollback, demo-clean)"
 	@echo "make test         lint + sanity + unit + integration (what CI runs)"
 	@echo "make standin      build the pg_tviews stand-in packages into build/standin/"
 	@echo "make lint|sanity|unit|integration|build|clean"
@@ -88,8 +88,15 @@ build: venv tree
 	@mkdir -p build
 	ansible-galaxy collection build --force --output-path build .
 
-demo:
-	@echo "make demo: not built yet (issue: fleet operation / make demo)" >&2; exit 1
+demo: deps venv collections tree standin
+	python scripts/demo.py up
+	python scripts/demo.py migrate
+
+demo-rollback: venv tree
+	python scripts/demo.py rollback
+
+demo-clean:
+	python3 scripts/demo.py clean
 
 molecule:
 	@echo "make molecule: not built yet (issue: molecule scenarios)" >&2; exit 1

@@ -19,13 +19,20 @@ description:
     metadata rows), and verifies the side database against the manifest.
   - With I(switch), terminates the sessions of I(database), renames it to I(failed_name) and renames
     the side database to I(database), in one transaction.
-  - Safety. Nothing is ever dropped. The restore goes into a new database (an existing one is never
-    restored over). A failed verification leaves the side database for inspection and fails. The
+  - Safety. With C(state=present) nothing is ever dropped. The restore goes into a new database (an
+    existing one is never restored over). C(state=absent) drops only a side copy, never I(database). A failed verification leaves the side database for inspection and fails. The
     switch is reversible by renaming back; it ends the sessions of I(database), so stop the
     applications first (the rollback role has hooks for that).
 extends_documentation_fragment:
   - pgtviews.ops.connection
 options:
+  state:
+    description:
+      - C(present) restores (and verifies) the side database; C(absent) drops the side database, for
+        scratch copies such as a rehearsal. C(absent) refuses when I(side_database) is I(database).
+    type: str
+    choices: [ present, absent ]
+    default: present
   database:
     description:
       - The database being rolled back.
@@ -34,13 +41,12 @@ options:
   backup_dir:
     description:
       - The backup directory: a directory-format dump, or a directory holding one in C(dump/).
+        Required with C(state=present).
     type: path
-    required: true
   manifest:
     description:
-      - The manifest captured with the backup.
+      - The manifest captured with the backup. Required with C(state=present).
     type: path
-    required: true
   side_database:
     description:
       - Where to restore; default C(<database>_rollback).
@@ -135,12 +141,29 @@ def verify_side(params, side, doc):
                                    % (side, diffs[0]['kind'], diffs[0]['object'], len(diffs) - 1))
 
 
+def drop_side(params, side, check_mode):
+    from psycopg2 import sql
+    if side == params['database']:
+        raise restore.RestoreError("refusing to drop %s: it is the database itself, not a side copy" % side)
+    admin = connect(params, 'postgres' if params.get('login_db') == side else None)
+    try:
+        if not restore.database_exists(admin, side):
+            return False
+        if not check_mode:
+            with admin.cursor() as cur:
+                cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(side)))
+        return True
+    finally:
+        admin.close()
+
+
 def main():
     argument_spec = connection_argument_spec()
     argument_spec.update(
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
         database=dict(type='str', required=True),
-        backup_dir=dict(type='path', required=True),
-        manifest=dict(type='path', required=True),
+        backup_dir=dict(type='path'),
+        manifest=dict(type='path'),
         side_database=dict(type='str'),
         version=dict(type='str'),
         jobs=dict(type='int', default=2),
@@ -149,12 +172,15 @@ def main():
         failed_name=dict(type='str'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[('switch', True, ['failed_name'])])
+                           required_if=[('switch', True, ['failed_name']), ('state', 'present', ['backup_dir', 'manifest'])])
     ensure_psycopg2(module)
     p = module.params
     side = p['side_database'] or '%s_rollback' % p['database']
     result = dict(changed=False, side_database=side, restored=False, switched=False)
     try:
+        if p['state'] == 'absent':
+            result['changed'] = drop_side(p, side, module.check_mode)
+            module.exit_json(**result)
         doc = mf.load_file(p['manifest'])
         version = p['version'] or doc['extension']['extversion']
         admin = connect(p)
