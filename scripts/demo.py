@@ -41,7 +41,7 @@ def summary():
                             "FROM pg_extension WHERE extname = 'pg_tviews'", db)
             print("%-6s %-8s %-10s %-14s %s" % (name, c.port, db, row[0][0] if row else "-", row[0][1] if row else "-"))
     reports = os.path.join(ROOT, "reports")
-    htmls = sorted(os.path.join(d, f_) for d, _, fs in os.walk(reports) for f_ in fs if f_.endswith(".html"))
+    htmls = sorted(os.path.join(d, f_) for d, dummy, fs in os.walk(reports) for f_ in fs if f_.endswith(".html"))
     if htmls:
         print("\nreport: %s" % htmls[-1])
 

@@ -13,7 +13,6 @@ import traceback
 try:
     import psycopg2
     import psycopg2.extras
-    from psycopg2 import sql  # noqa: F401  (re-exported for the catalog code)
     HAS_PSYCOPG2 = True
     PSYCOPG2_IMPORT_ERROR = None
 except ImportError:

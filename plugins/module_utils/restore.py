@@ -66,7 +66,7 @@ def restore_into(params, dump_dir, dbname, version, jobs=2, pg_bin_dir=None):
         conn.close()
     pg_restore = find_client('pg_restore', pg_bin_dir, major)
     env = libpq_env(params)
-    listing = subprocess.run([pg_restore, '--list', dump_dir], env=env, capture_output=True, text=True)
+    listing = subprocess.run([pg_restore, '--list', dump_dir], env=env, capture_output=True, text=True, check=False)
     if listing.returncode != 0:
         raise RestoreError("pg_restore --list %s failed: %s" % (dump_dir, ' '.join(listing.stderr.split())))
     keep = [line for line in listing.stdout.splitlines()
@@ -77,7 +77,7 @@ def restore_into(params, dump_dir, dbname, version, jobs=2, pg_bin_dir=None):
         with open(list_file, 'w') as fh:
             fh.write('\n'.join(keep) + '\n')
         proc = subprocess.run([pg_restore, '--exit-on-error', '--jobs', str(jobs), '--use-list', list_file,
-                               '--dbname', dbname, dump_dir], env=env, capture_output=True, text=True)
+                               '--dbname', dbname, dump_dir], env=env, capture_output=True, text=True, check=False)
     finally:
         if os.path.exists(list_file):
             os.unlink(list_file)

@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.connection import fetch_all, fetch_value
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import fetch_all
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import detect as detect_mod
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import ADAPTERS, adapter_for
@@ -270,7 +270,7 @@ def verify_inside(conn, ctx, target):
     facts = detect_mod.detect(conn)
     if parse_version(facts['extversion']) != parse_version(target):
         raise SwapError('verify', "extension is at %s, not %s" % (facts['extversion'], target))
-    new_records, _ = adapter_for(conn, facts).records()
+    new_records, dummy = adapter_for(conn, facts).records()
     new_by_entity = dict((r['entity'], r) for r in new_records)
     triggered = {}
     for t in objects.tview_triggers(conn):

@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 module: tview_info
 short_description: Gather what pg_tviews is installed and which TVIEWs exist, per database
 version_added: 0.1.0
-author: pgtviews.ops maintainers
+author: pgtviews.ops maintainers (@pgtviews)
 description:
   - Detects the server (version, primary or standby), the installed pg_tviews (C(extversion) and
     C(pg_tviews_version()), which differ upstream), the versions the server could install and the
@@ -39,15 +39,17 @@ options:
     description:
       - C(catalog) is always gathered.
       - C(data) adds row counts and content checksums of every C(tv_) and base table. It reads
-        every row (O(data)).
+        every row, so its cost grows with the data.
     type: list
     elements: str
     choices: [ catalog, data ]
     default: [ catalog ]
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change.
     support: full
   diff_mode:
+    description: Reports a diff of what changes.
     support: none
 notes:
   - Names with quotes, spaces, capitals and non-ASCII letters are returned exactly as stored.

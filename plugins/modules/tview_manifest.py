@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 module: tview_manifest
 short_description: Capture or verify the pg_tviews migration manifest of a database
 version_added: 0.1.0
-author: pgtviews.ops maintainers
+author: pgtviews.ops maintainers (@pgtviews)
 description:
   - C(state=captured) reads the database (every TVIEW, its definition, dependencies, indexes,
     grants, comments, row count and content checksum, the checksums of its base tables, and the
@@ -65,9 +65,11 @@ options:
     default: []
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change.
     support: full
     details: C(captured) reports what it would write and writes nothing; C(verified) runs as usual.
   diff_mode:
+    description: Reports a diff of what changes.
     support: none
 seealso:
   - module: pgtviews.ops.tview_info

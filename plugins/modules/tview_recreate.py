@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 module: tview_recreate
 short_description: Recreate TVIEWs from a migration manifest, in dependency order
 version_added: 0.1.0
-author: pgtviews.ops maintainers
+author: pgtviews.ops maintainers (@pgtviews)
 description:
   - Recreates the TVIEWs of a manifest that are not registered with the installed pg_tviews,
     through its own API (C(pg_tviews_create) with the recorded definition), in dependency order.
@@ -44,9 +44,11 @@ options:
     default: true
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change.
     support: full
     details: Returns the statements it would run (C(plan)) and runs nothing.
   diff_mode:
+    description: Reports a diff of what changes.
     support: none
 '''
 

@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 module: tview_refresh
 short_description: Refresh TVIEWs through whichever pg_tviews API the database speaks
 version_added: 0.1.0
-author: pgtviews.ops maintainers
+author: pgtviews.ops maintainers (@pgtviews)
 description:
   - Refreshes one TVIEW, a list, or every TVIEW matching a pattern, optionally only some primary
     keys and with cascade, and returns the duration per TVIEW.
@@ -45,9 +45,11 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change.
     support: full
     details: Reports which TVIEWs would be refreshed and runs nothing.
   diff_mode:
+    description: Reports a diff of what changes.
     support: none
 '''
 
@@ -111,7 +113,7 @@ def main():
     argument_spec = connection_argument_spec()
     argument_spec.update(
         tviews=dict(type='list', elements='str', default=[]),
-        primary_keys=dict(type='list', elements='int', default=[]),
+        primary_keys=dict(type='list', elements='int', default=[], no_log=False),
         cascade=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 module: tviews_restore
 short_description: Restore a verified backup into a side database and, on request, switch to it
 version_added: 0.1.0
-author: pgtviews.ops maintainers
+author: pgtviews.ops maintainers (@pgtviews)
 description:
   - The complete rollback. Restores a directory-format C(pg_dump) into I(side_database) with
     pg_tviews created at I(version) first (the dump's own C(CREATE EXTENSION) would take the
@@ -20,9 +20,9 @@ description:
   - With I(switch), terminates the sessions of I(database), renames it to I(failed_name) and renames
     the side database to I(database), in one transaction.
   - Safety. With C(state=present) nothing is ever dropped. The restore goes into a new database (an
-    existing one is never restored over). C(state=absent) drops only a side copy, never I(database). A failed verification leaves the side database for inspection and fails. The
-    switch is reversible by renaming back; it ends the sessions of I(database), so stop the
-    applications first (the rollback role has hooks for that).
+    existing one is never restored over). C(state=absent) drops only a side copy, never I(database).
+    A failed verification leaves the side database for inspection and fails. The switch is
+    reversible by renaming back; it ends the sessions of I(database), so stop the applications first (the rollback role has hooks for that).
 extends_documentation_fragment:
   - pgtviews.ops.connection
 options:
@@ -40,8 +40,8 @@ options:
     required: true
   backup_dir:
     description:
-      - The backup directory: a directory-format dump, or a directory holding one in C(dump/).
-        Required with C(state=present).
+      - "The backup directory: a directory-format dump, or a directory holding one in C(dump/).
+        Required with C(state=present)."
     type: path
   manifest:
     description:
@@ -75,9 +75,11 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change.
     support: full
     details: Reports what it would restore and switch; changes nothing.
   diff_mode:
+    description: Reports a diff of what changes.
     support: none
 '''
 

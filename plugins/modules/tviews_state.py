@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 module: tviews_state
 short_description: Read or record migration phases in the host's pgtviews.ops state file
 version_added: 0.1.0
-author: pgtviews.ops maintainers
+author: pgtviews.ops maintainers (@pgtviews)
 description:
   - The state file (JSON, mode 0600) records, per database, which migration phase finished and
     its facts (backup path, manifest path, versions), so a re-run resumes and rollback knows what
@@ -39,8 +39,10 @@ options:
     default: {}
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change.
     support: full
   diff_mode:
+    description: Reports a diff of what changes.
     support: full
 '''
 

@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 module: tviews_swap
 short_description: Move one database to another pg_tviews version in a single transaction
 version_added: 0.1.0
-author: pgtviews.ops maintainers
+author: pgtviews.ops maintainers (@pgtviews)
 description:
   - Takes the database in I(login_db) from its installed pg_tviews version to I(version) in one
     transaction on a fresh connection. Either the database is on the new version with every TVIEW
@@ -99,9 +99,11 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change.
     support: full
     details: Returns the exact statements the swap would run (C(plan)) without running them.
   diff_mode:
+    description: Reports a diff of what changes.
     support: none
 seealso:
   - module: pgtviews.ops.tview_manifest

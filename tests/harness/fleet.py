@@ -109,7 +109,7 @@ class Fleet(object):
         if check:
             cmd.append("--check")
         cmd += list(args)
-        return subprocess.run(cmd, env=penv, capture_output=True, text=True)
+        return subprocess.run(cmd, env=penv, capture_output=True, text=True, check=False)
 
     def down(self):
         if os.path.exists(self.state_path):

@@ -29,7 +29,7 @@ def run_module(name, args, check_mode=False, diff=False):
     try:
         env = dict(os.environ, PYTHONPATH=LINK)
         proc = subprocess.run([sys.executable, "-m", "ansible_collections.pgtviews.ops.plugins.modules." + name, argfile],
-                              capture_output=True, text=True, env=env, timeout=600)
+                              capture_output=True, text=True, env=env, timeout=600, check=False)
     finally:
         os.unlink(argfile)
     try:

@@ -49,6 +49,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _replace_file(src, dest):
+    """Copy to a temporary name, then rename into place: rewriting a loaded .so in place
+    makes backends that mapped it die with SIGBUS (install(1) does the same)."""
+    tmp = dest + ".tmp-%d" % os.getpid()
+    shutil.copy2(src, tmp)
+    os.rename(tmp, dest)
+
+
 class PgInstall(object):
     """A private copy of the PostgreSQL installation laid out like the system one:
     PREFIX/usr/lib/postgresql/N and PREFIX/usr/share/postgresql/N. Its pg_config
@@ -106,7 +114,7 @@ class PgInstall(object):
             for sub, dest in (("usr/lib/postgresql/%s/lib" % PG_MAJOR, self.pkglibdir),
                               ("usr/share/postgresql/%s/extension" % PG_MAJOR, self.extdir)):
                 for name in os.listdir(os.path.join(root, sub)):
-                    shutil.copy2(os.path.join(root, sub, name), os.path.join(dest, name))
+                    _replace_file(os.path.join(root, sub, name), os.path.join(dest, name))
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -123,7 +131,7 @@ class PgInstall(object):
             root = os.path.join(release, pkg)
             lib = os.path.join(root, "usr/lib/postgresql/%s/lib" % PG_MAJOR)
             ext = os.path.join(root, "usr/share/postgresql/%s/extension" % PG_MAJOR)
-            shutil.copy2(os.path.join(lib, "pg_tviews.so"), os.path.join(self.pkglibdir, "pg_tviews-%s.so" % version))
+            _replace_file(os.path.join(lib, "pg_tviews.so"), os.path.join(self.pkglibdir, "pg_tviews-%s.so" % version))
             for name in os.listdir(ext):
                 if name.endswith(".sql") and not os.path.exists(os.path.join(self.extdir, name)):
                     shutil.copy2(os.path.join(ext, name), os.path.join(self.extdir, name))

@@ -4,7 +4,6 @@ import os
 
 import pytest
 
-from tests.harness.pg import make_base_dir  # noqa: F401  (re-exported for tests)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 APP_SCHEMA = os.path.join(REPO, "tests", "fixtures", "schemas", "app.sql")

@@ -231,7 +231,6 @@ def id_checksum(conn, schema, table, pk_column):
                                    "FROM {rel}").format(pk=sql.Identifier(pk_column), rel=sql.Identifier(schema, table)))['c']
 
 
-
 def drift(conn, record, sample=None):
     """Rows where a TVIEW's tv_ table and its v_ view disagree (EXCEPT both ways over the
     view's columns; tv_'s own timestamps are not in the view). ``sample`` limits the check

@@ -48,7 +48,7 @@ def test_restore_then_recreate_from_manifest(pg_cluster, tmp_path):
         assert {r["tview"] for r in res["recreated"]} == {"user", "post", "comment", "Bücher"}
         # Same data, ids, indexes, grants, comments and dependents as the source had.
         ver = run_module("tview_manifest", conn_args(pg_cluster, "rec_dst", state="verified", path=manifest,
-                                                   allow_other_database=True))
+                                                     allow_other_database=True))
         assert not ver.get("failed"), ver.get("msg")
         assert ver["differences"] == []
         assert_live_and_equal(pg_cluster, "rec_dst")

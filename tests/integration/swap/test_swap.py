@@ -1,6 +1,5 @@
 """tviews_swap against real servers: stand-in 0.1.0 with 0.2.0 installed side by side."""
 
-import json
 import os
 import threading
 import time

@@ -1,0 +1,132 @@
+"""The real playbooks (ansible-playbook pgtviews.ops.*) against a local three-server fleet."""
+
+import glob
+import io
+import os
+import tarfile
+import uuid
+
+import pytest
+
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import detect
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
+from tests.harness.fleet import Fleet, recap
+from tests.harness.pg import make_base_dir
+
+
+def versions(fleet):
+    return {n: fleet.cluster(n).execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_tviews'", "app")[0][0]
+            for n in fleet.names}
+
+
+def live_and_equal(cluster, db="app"):
+    """Every tv_ equals its v_ and a base-table write propagates through fk lineage."""
+    conn = cluster.connect(db)
+    try:
+        records, dummy = adapter_for(conn, detect(conn)).records()
+        assert len(records) == 4
+        for r in records:
+            assert objects.drift(conn, r) == {"only_in_tv": 0, "only_in_view": 0}, r["entity"]
+        marker = "m-" + uuid.uuid4().hex[:8]
+        with conn.cursor() as cur:
+            cur.execute("UPDATE tb_user SET name = %s WHERE pk_user = 5", (marker,))
+            cur.execute("SELECT count(*) FROM tv_post WHERE data->'author'->>'name' = %s", (marker,))
+            assert cur.fetchone()[0] == 3
+        for r in records:
+            assert objects.drift(conn, r) == {"only_in_tv": 0, "only_in_view": 0}, r["entity"]
+    finally:
+        conn.close()
+
+
+def content(cluster, db="app"):
+    """Base-table content, to prove nothing was lost."""
+    return cluster.execute("SELECT (SELECT md5(string_agg(t::text, ',' ORDER BY pk_user)) FROM tb_user t), "
+                           "(SELECT md5(string_agg(t::text, ',' ORDER BY pk_post)) FROM tb_post t), "
+                           "(SELECT md5(string_agg(t::text, ',' ORDER BY pk_comment)) FROM tb_comment t)", db)[0]
+
+
+@pytest.fixture
+def fleet(standin_build):
+    root = make_base_dir("fleet-")
+    f = Fleet(root, os.path.dirname(standin_build["0.2.0"]["artifact"])).up()
+    yield f
+    f.down()
+
+
+def test_migrate_in_waves_is_idempotent_and_rolls_back(fleet):
+    before = dict((n, content(fleet.cluster(n))) for n in fleet.names)
+
+    check = fleet.playbook("migrate", check=True)
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-2000:]
+    assert set(versions(fleet).values()) == {"0.1.0"}
+    assert "DROP EXTENSION" in check.stdout          # the plan is printed
+
+    run = fleet.playbook("migrate")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert versions(fleet) == {"db1": "0.2.0", "db2": "0.2.0", "db3": "0.2.0"}
+    # Two waves: the canary alone, then the rest.
+    assert run.stdout.count("PLAY [Migrate the primaries in waves]") == 2
+    for n in fleet.names:
+        assert content(fleet.cluster(n)) == before[n]
+    assert glob.glob(os.path.join(fleet.root, "reports", "**", "*.html"), recursive=True)
+
+    again = fleet.playbook("migrate")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert all(c["changed"] == 0 and c["failed"] == 0 for c in recap(again.stdout).values()), again.stdout[-3000:]
+
+    for n in fleet.names:
+        live_and_equal(fleet.cluster(n))
+    after_writes = dict((n, content(fleet.cluster(n))) for n in fleet.names)
+
+    back = fleet.playbook("rollback", "-e", "tviews_target_hosts=db1")
+    assert back.returncode == 0, back.stdout[-4000:] + back.stderr[-2000:]
+    assert versions(fleet) == {"db1": "0.1.0", "db2": "0.2.0", "db3": "0.2.0"}
+    assert content(fleet.cluster("db1")) == after_writes["db1"]      # writes made on 0.2 are kept
+    live_and_equal(fleet.cluster("db1"))
+    again = fleet.playbook("rollback", "-e", "tviews_target_hosts=db1")
+    assert recap(again.stdout)["db1"]["changed"] == 0, again.stdout[-3000:]
+
+    full = fleet.playbook("rollback", "-e", "tviews_target_hosts=db2", "-e", "tviews_rollback_mode=complete",
+                          "-e", "tviews_rollback_confirm=true")
+    assert full.returncode == 0, full.stdout[-4000:] + full.stderr[-2000:]
+    c2 = fleet.cluster("db2")
+    assert versions(fleet)["db2"] == "0.1.0"
+    assert content(c2) == before["db2"]                                 # the backup's data
+    assert [r[0] for r in c2.execute("SELECT datname FROM pg_database WHERE datname LIKE 'app_failed_%'")]
+    live_and_equal(c2)
+
+
+def _broken_artifact(src, dest):
+    """0.2.0 that installs and creates fine but whose triggers propagate nothing."""
+    with tarfile.open(src) as tin, tarfile.open(dest, "w:gz") as tout:
+        for m in tin.getmembers():
+            data = tin.extractfile(m).read() if m.isfile() else None
+            if m.name.endswith("pg_tviews--0.2.0.sql"):
+                text = data.decode()
+                start = text.index("CREATE FUNCTION @extschema@.pg_tviews_cascade(")
+                begin = text.index("\nBEGIN\n", start) + len("\nBEGIN\n")
+                data = (text[:begin] + "    RETURN;  -- broken on purpose\n" + text[begin:]).encode()
+                m.size = len(data)
+            tout.addfile(m, io.BytesIO(data) if data is not None else None)
+
+
+def test_broken_canary_stops_the_rollout_and_rolls_back(fleet):
+    before = dict((n, content(fleet.cluster(n))) for n in fleet.names)
+    broken = os.path.join(fleet.root, "pg_tviews-v0.2.0-pg15-broken.tar.gz")
+    _broken_artifact(os.path.join(fleet.standin_dir, "pg_tviews-v0.2.0-pg15.tar.gz"), broken)
+    fleet.write_inventory(host_overrides={"db1": {"tviews_install_src": broken}})
+
+    run = fleet.playbook("migrate")
+    assert run.returncode != 0
+    assert "PLAY [Migrate the primaries in waves]" in run.stdout
+    rc = recap(run.stdout)
+    assert rc["db1"]["failed"] >= 1 and "db2" not in rc and "db3" not in rc, run.stdout[-4000:]
+    assert "rolled back" in run.stdout
+    assert versions(fleet) == {"db1": "0.1.0", "db2": "0.1.0", "db3": "0.1.0"}
+    for n in fleet.names:
+        assert content(fleet.cluster(n)) == before[n]
+    live_and_equal(fleet.cluster("db1"))
+    for n in ("db2", "db3"):   # untouched: no backup, no state, nothing installed
+        assert not os.path.exists(os.path.join(fleet.root, n, "state", "state.json"))
+        assert not glob.glob(os.path.join(fleet.install(n).pkglibdir, "pg_tviews-*.so"))
