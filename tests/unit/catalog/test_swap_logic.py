@@ -1,0 +1,50 @@
+import pytest
+
+from ansible_collections.pgtviews.ops.plugins.module_utils import state_file
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap import SwapError, choose_strategy, is_done, lock_targets
+
+
+def _rec(entity, deps, table=True):
+    return {"entity": entity, "qualified_table": "public.tv_" + entity if table else None,
+            "qualified_view": "public.v_" + entity, "dependencies": deps}
+
+
+FACTS = {"installed": True, "extversion": "0.1.0", "update_paths": {"0.1.1": "0.1.0--0.1.1"}}
+
+
+def test_auto_uses_update_path_when_there_is_one():
+    assert choose_strategy("auto", FACTS, "0.1.1") == "update"
+    assert choose_strategy("auto", FACTS, "0.2.0") == "swap"
+    assert choose_strategy("swap", FACTS, "0.1.1") == "swap"
+
+
+def test_update_without_path_is_refused():
+    with pytest.raises(SwapError, match="no update path from 0.1.0 to 0.2.0"):
+        choose_strategy("update", FACTS, "0.2.0")
+
+
+def test_done_needs_version_tables_and_triggers():
+    recs = [_rec("user", ["public.tb_user"]), _rec("post", ["public.tb_post"])]
+    trig = [{"table": "public.tb_user"}, {"table": "public.tb_post"}]
+    on02 = dict(FACTS, extversion="0.2.0")
+    assert is_done(on02, "0.2.0", recs, trig)
+    assert not is_done(FACTS, "0.2.0", recs, trig)
+    assert not is_done(on02, "0.2.0", recs, trig[:1])               # post lost its trigger
+    assert not is_done(on02, "0.2.0", recs + [_rec("x", [], table=False)], trig)
+
+
+def test_lock_targets_are_sorted_and_split():
+    recs = [_rec("post", ["public.tb_post", "public.tv_user"]), _rec("user", ["public.tb_user"])]
+    base, tv = lock_targets(recs, [{"table": "public.tb_zeta"}])
+    assert base == ["public.tb_post", "public.tb_user", "public.tb_zeta"]
+    assert tv == ["public.tv_post", "public.tv_user"]
+
+
+def test_state_file_refuses_secrets_and_merges(tmp_path):
+    path = str(tmp_path / "s" / "state.json")
+    doc = state_file.read(path)
+    doc = state_file.merged(doc, "app", "swap", {"window_ms": 3.5})
+    state_file.write(path, doc)
+    assert state_file.read(path)["databases"]["app"]["swap"] == {"window_ms": 3.5}
+    with pytest.raises(state_file.StateError, match="looks like a secret"):
+        state_file.merged(doc, "app", "backup", {"conn": {"login_password": "x"}})
