@@ -27,7 +27,7 @@ import platform
 import shutil
 import time
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.connection import connect, fetch_value
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import connect, fetch_all, fetch_value
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import detect
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import base_tables, tviews
 from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
@@ -149,6 +149,12 @@ def _run(p, check_mode, progress):
         tools = find_tools(facts['server_major'], p['pg_bin_dir'])
         result['tools'] = {'pg_dump': dict(tools['pg_dump']), 'pg_restore': dict(tools['pg_restore'])}
         result['space'] = check_space(conn, p, facts, db_dir, db_size, warnings)
+        if p['test_restore']:
+            leftovers = [r['datname'] for r in fetch_all(conn, "SELECT datname FROM pg_database WHERE datname LIKE %s "
+                                                               "ORDER BY 1", (verify.SCRATCH_PREFIX.replace('_', '\\_') + '%',))]
+            if leftovers:
+                warnings.append("scratch databases left by an interrupted test restore: %s; drop them when no backup "
+                                "is running" % ', '.join(leftovers))
 
         if check_mode:
             planned = layout.planned_backup_dir(db_dir)

@@ -121,9 +121,15 @@ def database_record(database, recorded, preflight, validate, target):
     gate_failed = any(p['phase'] in ('preflight', 'validate') and p['result'] == 'fail' for p in phases)
     checksums = [dict((k, c.get(k)) for k in ('tview', 'table', 'before', 'after', 'row_count_before', 'row_count_after', 'equal'))
                  for c in (validate or {}).get('checksums') or [] if c.get('database') == database]
-    status = 'failed' if failures or gate_failed else ('passed' if validate and _worst(_checks_for(validate, database)) in ('pass', 'warn')
-                                        else ('ready' if preflight and _worst(_checks_for(preflight, database)) in ('pass', 'warn')
-                                              else 'incomplete'))
+    results = dict((p['phase'], p['result']) for p in phases)
+    if failures or gate_failed:
+        status = 'failed'
+    elif results.get('validate') in ('pass', 'warn'):
+        status = 'passed'  # validated in this run, or recorded as validated earlier
+    elif results.get('preflight') in ('pass', 'warn'):
+        status = 'ready'
+    else:
+        status = 'incomplete'
     return {
         'status': status,
         'rolled_back': bool(rollbacks),
@@ -180,11 +186,12 @@ def build(host, inputs, run):
         failures.append('host unreachable')
     if inputs.get('state_error'):
         warnings.append('state file: %s' % inputs['state_error'])
+    db_status = set(d['status'] for d in databases.values())
     if failures:
         status = 'failed'
-    elif val and val['status'] in ('pass', 'warn'):
+    elif (val and val['status'] in ('pass', 'warn')) or (databases and db_status == set(['passed'])):
         status = 'passed'
-    elif pre and pre['status'] in ('pass', 'warn') and not val:
+    elif (pre and pre['status'] in ('pass', 'warn')) or (databases and db_status <= set(['passed', 'ready'])):
         status = 'ready'
     else:
         status = 'incomplete'

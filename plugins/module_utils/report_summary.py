@@ -19,6 +19,9 @@ def record_file(host):
     return 'hosts/%s.json' % (re.sub(r'[^A-Za-z0-9_.@-]', '_', host).lstrip('.') or '_')
 
 
+_CHECK_ORDER = ('fail', 'warn', 'pass', 'skip')
+
+
 def _rank(status):
     return STATUS_ORDER.index(status) if status in STATUS_ORDER else len(STATUS_ORDER)
 
@@ -86,11 +89,15 @@ def build(records, run):
             rows.append({'host': r['host'], 'database': None, 'status': r['status'], 'rolled_back': r['rolled_back'],
                          'before': None, 'after': None, 'window': '', 'backup': None, 'checksums': ''})
         scan = r.get('code_scan')
+        checks = [dict(c, gate=gate) for gate in ('preflight', 'validate') for c in (r.get(gate) or {}).get('checks') or []]
+        checks.sort(key=lambda c: (_CHECK_ORDER.index(c['status']) if c['status'] in _CHECK_ORDER else 9,
+                                   c['gate'], c['name'], c.get('database') or ''))
         hosts.append({
             'host': r['host'], 'status': r['status'], 'rolled_back': r['rolled_back'],
             'failures': r['failures'], 'warnings': r['warnings'], 'databases': dbs, 'timeline': timeline(r),
             'preflight': (r.get('preflight') or {}).get('status'), 'validate': (r.get('validate') or {}).get('status'),
             'code_scan': ('%d finding(s)' % scan['total']) if scan else None,
+            'checks': checks,
             'record': record_file(r['host']),
         })
     return {

@@ -19,7 +19,7 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.connection import fet
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import detect as detect_mod
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import ADAPTERS, adapter_for
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import attach_details, base_tables
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import add_tview_stats, attach_details, base_tables
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import generation_of, parse_version
 
 EXTENSION = 'pg_tviews'
@@ -296,15 +296,6 @@ def verify_inside(conn, ctx, target):
     return outcomes
 
 
-def count_rows_before(conn, ctx):
-    """tv_ row counts and id checksums of the old catalog, read under the locks."""
-    for r in ctx['records']:
-        if r['qualified_table']:
-            stats = objects.content_stats(conn, r['schema'], r['table'], objects.VOLATILE_TV_COLUMNS)
-            r['row_count'], r['checksum'] = stats['row_count'], stats['checksum']
-            r['id_checksum'] = objects.id_checksum(conn, r['schema'], r['table'], r['pk_column']) if r['pk_column'] else None
-
-
 def other_session_pids(conn):
     return [r['pid'] for r in objects.other_sessions(conn)]
 
@@ -352,7 +343,7 @@ def execute(conn, plan, ctx, target, lock_timeout_ms=2000, lock_retries=5, state
                 continue
             t_locked = time.monotonic()
             result['lock_wait_ms'] = round((t_locked - t_lock) * 1000, 1)
-            count_rows_before(conn, ctx)
+            add_tview_stats(conn, ctx['records'])  # read under the locks
             step = tview = None
             try:
                 for step, tview, statement, params in plan.steps:

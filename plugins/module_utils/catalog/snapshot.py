@@ -60,13 +60,18 @@ def snapshot(conn, gather_subset=('catalog',)):
     return result
 
 
-def add_content_stats(conn, result):
-    """Row counts and checksums of every tv_ table (timestamps left out) and base table. O(data)."""
-    for r in result['tviews']:
+def add_tview_stats(conn, records):
+    """Row count, content checksum (timestamps left out) and id checksum of each tv_ table."""
+    for r in records:
         if r['table']:
             stats = objects.content_stats(conn, r['schema'], r['table'], objects.VOLATILE_TV_COLUMNS)
             r['row_count'], r['checksum'] = stats['row_count'], stats['checksum']
             r['id_checksum'] = objects.id_checksum(conn, r['schema'], r['table'], r['pk_column']) if r['pk_column'] else None
+
+
+def add_content_stats(conn, result):
+    """Row counts and checksums of every tv_ table and base table. O(data)."""
+    add_tview_stats(conn, result['tviews'])
     for qualified in base_tables(result['tviews']):
         schema, table = split_qualified(conn, qualified)
         result['base_tables'][qualified] = objects.content_stats(conn, schema, table)
