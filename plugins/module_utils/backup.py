@@ -34,6 +34,7 @@ from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils.private_file import write_private
 from ansible_collections.pgtviews.ops.plugins.module_utils import backup_layout as layout
 from ansible_collections.pgtviews.ops.plugins.module_utils import backup_record as rec
+from ansible_collections.pgtviews.ops.plugins.module_utils import sealed as sealed_doc
 from ansible_collections.pgtviews.ops.plugins.module_utils import backup_retention as retention
 from ansible_collections.pgtviews.ops.plugins.module_utils import backup_space as space
 from ansible_collections.pgtviews.ops.plugins.module_utils import backup_verify as verify
@@ -313,5 +314,5 @@ def _backup(p, conn, facts, tools, backup_dir, now, host_label, db_size, progres
     }
     durations['total'] = round(time.time() - t0, 3)
     sealed = rec.seal(record)
-    write_private(record_path, rec.dumps(sealed))
+    write_private(record_path, sealed_doc.dumps(sealed))
     return sealed, record_path

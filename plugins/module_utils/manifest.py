@@ -9,8 +9,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import hashlib
 import json
+
+from ansible_collections.pgtviews.ops.plugins.module_utils.sealed import check, dumps, seal
 
 KIND = 'pgtviews.ops/manifest'
 SCHEMA_VERSION = 1
@@ -29,26 +30,6 @@ DIFF_KINDS = ('missing_tview', 'extra_tview', 'definition', 'row_count', 'checks
 
 class ManifestError(ValueError):
     pass
-
-
-def canonical(document):
-    """Canonical JSON of a document without its digest: what the digest covers."""
-    body = dict((k, v) for k, v in document.items() if k != 'digest')
-    return json.dumps(body, sort_keys=True, separators=(',', ':'), ensure_ascii=False, default=str)
-
-
-def digest_of(document):
-    return 'sha256:' + hashlib.sha256(canonical(document).encode('utf-8')).hexdigest()
-
-
-def seal(document):
-    document = dict(document)
-    document['digest'] = digest_of(document)
-    return document
-
-
-def dumps(document):
-    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False, default=str) + '\n'
 
 
 def _relation_summary(details):
@@ -93,14 +74,7 @@ def load(text, source='manifest'):
         doc = json.loads(text)
     except ValueError as e:
         raise ManifestError("%s is not valid JSON: %s" % (source, e))
-    if not isinstance(doc, dict) or doc.get('kind') != KIND:
-        raise ManifestError("%s is not a pgtviews.ops manifest (kind %r)" % (source, doc.get('kind') if isinstance(doc, dict) else None))
-    if doc.get('schema_version') != SCHEMA_VERSION:
-        raise ManifestError("%s has schema version %r; this collection reads version %d"
-                            % (source, doc.get('schema_version'), SCHEMA_VERSION))
-    if doc.get('digest') != digest_of(doc):
-        raise ManifestError("%s was modified after capture: its digest does not match its content" % source)
-    return doc
+    return check(doc, KIND, SCHEMA_VERSION, source, ManifestError, 'manifest')
 
 
 def _index_set(details):

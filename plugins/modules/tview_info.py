@@ -32,7 +32,7 @@ options:
     default: false
   databases:
     description:
-      - Inspect these databases instead of I(login_db). Mutually exclusive with I(all_databases).
+      - Inspect these databases instead of I(login_db). Not together with I(all_databases=true).
     type: list
     elements: str
   gather_subset:
@@ -152,8 +152,10 @@ def main():
         databases=dict(type='list', elements='str'),
         gather_subset=dict(type='list', elements='str', choices=['catalog', 'data'], default=['catalog']),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[('all_databases', 'databases')])
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if module.params['all_databases'] and module.params['databases']:
+        # Checked here, not with mutually_exclusive, so templated all_databases=false may go with databases.
+        module.fail_json(msg="all_databases and databases are mutually exclusive")
     ensure_psycopg2(module)
     params = module.params
     subset = set(params['gather_subset']) | set(['catalog'])

@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 module: tviews_backup
 short_description: Take a verified pg_dump backup of a pg_tviews database, with its manifest, CSV and record
 version_added: 0.1.0
-author: pgtviews.ops maintainers
+author: pgtviews.ops maintainers (@pgtviews)
 description:
   - Backs up the database in I(login_db) into a new directory
     C(<dest>/<host_label>/<database>/<UTC timestamp>/) (mode 0700) with
@@ -22,7 +22,7 @@ description:
   - "Before anything is written it checks: pg_tviews is installed, the server is a primary,
     C(pg_dump) is at least the server's major version (and C(pg_restore) at least C(pg_dump)'s), and
     the destination has I(space_factor) times the database size free (with I(test_restore), also
-    the server's data directory when it is visible on this host)."
+    the server's data directory when it is visible on this host; on one filesystem both count)."
   - The dump, the CSV, the expected table of contents and the source row counts all come from one
     exported snapshot, so they agree with each other even while the application writes.
   - "Verification: C(pg_restore --list) must succeed and list the extension, every TVIEW's table
@@ -126,10 +126,12 @@ options:
     type: path
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change.
     support: full
     details: Runs the pre-checks and reports the directory, the command (without password) and the space
       needed; writes nothing, not even the directory.
   diff_mode:
+    description: Reports a diff of what changes.
     support: none
 notes:
   - The manifest stays stored in C(pgtviews_ops.manifests) when a later step fails (it is a valid

@@ -11,13 +11,13 @@ DOCUMENTATION = r'''
 module: tviews_backup_progress
 short_description: Follow a backup running as an async job (elapsed time, bytes dumped so far)
 version_added: 0.1.0
-author: pgtviews.ops maintainers
+author: pgtviews.ops maintainers (@pgtviews)
 description:
   - Waits up to I(wait) seconds for the async job of M(pgtviews.ops.tviews_backup) whose results file
     is I(results_file), and returns as soon as it finishes or the time is up, with the phase, the
     elapsed seconds and the bytes dumped so far (read from the backup's I(progress_file)).
   - Meant for a loop whose label prints the progress and whose C(break_when) is C(finished), so a long
-    dump shows what it is doing instead of silence. It does not fetch the job's result: use
+    dump shows what it is doing instead of silence. It does not fetch the job's result; use
     C(ansible.builtin.async_status) for that once C(finished) is true.
   - Read-only.
 options:
@@ -37,8 +37,10 @@ options:
     default: 10
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change.
     support: full
   diff_mode:
+    description: Reports a diff of what changes.
     support: none
 seealso:
   - module: pgtviews.ops.tviews_backup

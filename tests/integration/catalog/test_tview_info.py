@@ -209,7 +209,7 @@ def test_manifest_check_mode_writes_nothing(pg_cluster, tmp_path):
 
 @pytest.mark.parametrize("edit,message", [
     (lambda d: d.update(schema_version=99), "schema version 99"),
-    (lambda d: d["tviews"][0].update(row_count=12345), "modified after capture"),
+    (lambda d: d["tviews"][0].update(row_count=12345), "modified after it was written"),
 ])
 def test_bad_manifests_are_refused(pg_cluster, tmp_path, edit, message):
     db = load_app(pg_cluster, "app_badmanifest")

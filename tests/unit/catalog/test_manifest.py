@@ -4,6 +4,7 @@ import json
 import pytest
 
 from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
+from ansible_collections.pgtviews.ops.plugins.module_utils import sealed
 
 
 def _tview(entity, **kw):
@@ -37,7 +38,7 @@ def _doc():
 def test_digest_is_deterministic_and_order_independent():
     a = _doc()
     b = json.loads(json.dumps(a, sort_keys=False))
-    assert mf.digest_of(a) == mf.digest_of(b) == a["digest"]
+    assert sealed.digest_of(a) == sealed.digest_of(b) == a["digest"]
     assert a["digest"].startswith("sha256:")
 
 
@@ -49,7 +50,7 @@ def test_roundtrip_load():
 def test_tampered_manifest_is_refused():
     doc = _doc()
     doc["tviews"][0]["row_count"] = 4
-    with pytest.raises(mf.ManifestError, match="modified after capture"):
+    with pytest.raises(mf.ManifestError, match="modified after it was written"):
         mf.load(json.dumps(doc), "m.json")
 
 

@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Progress of a backup that runs as an async job: the backup writes a small JSON file
+(phase, start time, bytes dumped so far) every few seconds; the follower reads it and the
+job's async results file, so the role can print elapsed time and size while it waits."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import time
+
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup_layout import LayoutError, make_dirs
+from ansible_collections.pgtviews.ops.plugins.module_utils.private_file import write_private
+
+
+class Progress(object):
+    """Writes the progress file (best effort: a full disk must not turn into a second error)."""
+
+    def __init__(self, path, database):
+        self.path = path
+        self.database = database
+        self.started = time.time()
+        self.phase = 'starting'
+        self.directory = None
+        self.bytes = 0
+        self.enabled = bool(path)
+        if self.enabled:
+            try:
+                make_dirs(os.path.dirname(os.path.abspath(path)))
+            except LayoutError:
+                self.enabled = False
+
+    def update(self, phase=None, directory=None, nbytes=None):
+        if phase is not None:
+            self.phase = phase
+        if directory is not None:
+            self.directory = directory
+        if nbytes is not None:
+            self.bytes = nbytes
+        if not self.enabled:
+            return
+        doc = {'pid': os.getpid(), 'database': self.database, 'started': self.started, 'updated': time.time(),
+               'phase': self.phase, 'directory': self.directory, 'bytes': self.bytes}
+        try:
+            write_private(self.path, json.dumps(doc, sort_keys=True) + '\n')
+        except (IOError, OSError):
+            pass
+
+    def remove(self):
+        if self.enabled:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+def read(path):
+    """The progress document, or None when absent or unreadable."""
+    if not path:
+        return None
+    try:
+        with open(path) as fh:
+            doc = json.load(fh)
+    except (IOError, OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def job_status(results_file):
+    """(finished, result or None) from an async job's results file, the way async_status reads
+    it: while running it holds {"started": ..., "finished": false}; at the end, the result."""
+    try:
+        with open(results_file) as fh:
+            data = json.loads(fh.read())
+    except (IOError, OSError):
+        raise ValueError("no async job results file %s" % results_file)
+    except ValueError:
+        return False, None  # being written
+    if not isinstance(data, dict):
+        return True, {'failed': True, 'msg': 'unreadable async job result'}
+    if 'started' in data and not data.get('finished'):
+        return False, None
+    return True, data
