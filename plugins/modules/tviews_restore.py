@@ -47,6 +47,11 @@ options:
     description:
       - The manifest captured with the backup. Required with C(state=present).
     type: path
+  record:
+    description:
+      - The backup record written by the backup role. When given, the backup is used only if the
+        record is intact (its digest) and the files it names are unchanged.
+    type: path
   side_database:
     description:
       - Where to restore; default C(<database>_rollback).
@@ -120,6 +125,7 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
     DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
+from ansible_collections.pgtviews.ops.plugins.module_utils import backup_record
 from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils import recreate
 from ansible_collections.pgtviews.ops.plugins.module_utils import restore
@@ -166,6 +172,7 @@ def main():
         database=dict(type='str', required=True),
         backup_dir=dict(type='path'),
         manifest=dict(type='path'),
+        record=dict(type='path'),
         side_database=dict(type='str'),
         version=dict(type='str'),
         jobs=dict(type='int', default=2),
@@ -183,6 +190,10 @@ def main():
         if p['state'] == 'absent':
             result['changed'] = drop_side(p, side, module.check_mode)
             module.exit_json(**result)
+        if p['record']:
+            issues = backup_record.problems(backup_record.load(p['record']))
+            if issues:
+                raise restore.RestoreError("the backup cannot be trusted: %s" % '; '.join(issues))
         doc = mf.load_file(p['manifest'])
         version = p['version'] or doc['extension']['extversion']
         admin = connect(p)
@@ -212,7 +223,7 @@ def main():
             if not module.check_mode:
                 restore.switch(p, p['database'], side, p['failed_name'])
                 result['switched'] = True
-    except (DatabaseConnectionError, mf.ManifestError, restore.RestoreError, SwapError) as e:
+    except (DatabaseConnectionError, mf.ManifestError, restore.RestoreError, SwapError, backup_record.RecordError) as e:
         module.fail_json(msg="complete rollback of %s: %s" % (p['database'], to_native(e)), **result)
     module.exit_json(**result)
 
