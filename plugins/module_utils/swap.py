@@ -193,20 +193,25 @@ def plan_restore_dependents(plan, deps):
                                 {'grants': d['grants'], 'comment': d['comment']}, d['name'])
 
 
-def build_plan(conn, target, strategy, tview_mode, keep_dependents=True):
-    """Read the catalog (read-only) and return (plan, context) for the swap of one database."""
+def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require_available=True):
+    """Read the catalog (read-only) and return (plan, context) for the swap of one database.
+    ``require_available`` off (check mode before the install phase ran) plans a swap to a
+    version the server does not offer yet, and says so in ctx['warnings']."""
     sql = _sql()
     facts = detect_mod.detect(conn)
     if not facts['installed']:
         raise SwapError('plan', "pg_tviews is not installed in database %s" % facts['database'])
-    if target not in facts['available_versions']:
+    warnings = []
+    if target not in facts['available_versions'] and not require_available:
+        warnings.append("pg_tviews %s is not installed on this server yet; the plan assumes the install phase runs first" % target)
+    elif target not in facts['available_versions']:
         raise SwapError('plan', "pg_tviews %s is not installed on this server (available: %s); run the install role first"
                         % (target, ', '.join(facts['available_versions']) or 'none'))
     old = adapter_for(conn, facts)
     records, order = old.records()
     attach_details(conn, records)
     triggers = objects.tview_triggers(conn)
-    ctx = {'facts': facts, 'records': records, 'order': order, 'triggers': triggers,
+    ctx = {'facts': facts, 'records': records, 'order': order, 'triggers': triggers, 'warnings': warnings,
            'from_version': facts['extversion'], 'to_version': target,
            'done': is_done(facts, target, records, triggers)}
     plan = Plan()

@@ -220,7 +220,10 @@ def main():
     conn = None
     try:
         conn = connect(p)
-        plan, ctx = build_plan(conn, p['version'], p['strategy'], p['tview_mode'], p['keep_dependents'])
+        plan, ctx = build_plan(conn, p['version'], p['strategy'], p['tview_mode'], p['keep_dependents'],
+                               require_available=not module.check_mode)
+        for warning in ctx['warnings']:
+            module.warn(warning)
         result.update(from_version=ctx['from_version'], strategy=ctx['strategy'], mode=ctx['mode'],
                       plan=plan.render(conn))
         if ctx['done']:

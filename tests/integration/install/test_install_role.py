@@ -170,8 +170,8 @@ def host_vars(inst, base, name, cluster=None):
         "tviews_install_work_dir": os.path.join(base, name, "work"),
     }
     if cluster is not None:
-        hv.update({"tviews_install_login_host": cluster.host, "tviews_install_login_port": cluster.port,
-                   "tviews_install_login_user": cluster.user, "tviews_install_login_password": cluster.password})
+        hv["tviews_connection"] = {"login_host": cluster.host, "login_port": cluster.port,
+                                   "login_user": cluster.user, "login_password": cluster.password}
     return hv
 
 
@@ -270,7 +270,7 @@ def fleet(make_pg_install, make_cluster, work, standin_build, ansible):
     inst_a, cluster = app_cluster(make_pg_install, make_cluster, "install-primary")
     inst_b = make_pg_install(("0.1.0",))
     hosts = {"primary1": host_vars(inst_a, work, "primary1", cluster),
-             "standby1": dict(host_vars(inst_b, work, "standby1"), tviews_install_login_port=1)}
+             "standby1": dict(host_vars(inst_b, work, "standby1"), tviews_connection={"login_port": 1})}
     inv = ansible.inventory(hosts, standbys=("standby1",))
     extra = {"tviews_version": "0.2.0", "tviews_install_method": "artifact",
              "tviews_install_src": standin_build["0.2.0"]["artifact"]}
