@@ -102,8 +102,8 @@ demo-clean:
 molecule:
 	@echo "make molecule: not built yet (issue: molecule scenarios)" >&2; exit 1
 
-bench:
-	@echo "make bench: not built yet" >&2; exit 1
+bench: deps venv tree standin
+	python bench/swap_window.py
 
 clean:
 	rm -rf $(BUILD_TREE) build tests/output

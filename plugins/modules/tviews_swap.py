@@ -153,7 +153,7 @@ plan:
   type: list
   elements: dict
 tviews:
-  description: Per TVIEW, its table, row count and content checksums before and after.
+  description: Per TVIEW, its table and row counts before and after (content is verified against the manifest afterwards).
   returned: when the swap ran
   type: list
   elements: dict

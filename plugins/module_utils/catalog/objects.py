@@ -224,6 +224,11 @@ def content_stats(conn, schema, table, exclude_columns=()):
     return fetch_one(conn, query)
 
 
+def row_count(conn, schema, table):
+    from psycopg2 import sql
+    return fetch_one(conn, sql.SQL("SELECT count(*) AS n FROM {}").format(sql.Identifier(schema, table)))['n']
+
+
 def id_checksum(conn, schema, table, pk_column):
     """Checksum of (pk, id) pairs: proves public ids survived a rebuild."""
     from psycopg2 import sql
