@@ -13,7 +13,7 @@ COLL_LINK   := $(BUILD_TREE)/link/ansible_collections/pgtviews/ops
 # Outside the repo: inside it, ansible-test would ask git, which ignores .build/.
 SANITY_TREE := $(or $(TMPDIR),/tmp)/pgtviews-sanity-$(shell id -u)/ansible_collections/pgtviews/ops
 STANDIN_DIR := $(CURDIR)/build/standin
-APT_PACKAGES := postgresql-15 postgresql-server-dev-15 postgresql-client-15 build-essential docker.io debootstrap shellcheck
+APT_PACKAGES := postgresql-15 postgresql-server-dev-15 postgresql-client-15 build-essential docker.io debootstrap shellcheck chromium
 
 # Collections come from the environment only (never an ansible.cfg that molecule reads:
 # see docs/development.md, "molecule can delete the source tree"). HOME-like state stays in .cache.

@@ -64,8 +64,9 @@ def _backup(record):
                   or str(d['backup'].get('result') or d['backup'].get('status') or 'ok').lower() in ('fail', 'failed', 'error')]
     if unverified:
         return NOT_DONE, 'backup not verified for %s' % ', '.join(sorted(unverified))
-    return DONE, 'backup recorded for %s' % ', '.join('%s (%s)' % (db, d['backup'].get('path') or 'no path')
-                                                    for db, d in sorted(dbs.items()))
+    paths = ['%s (%s%s)' % (db, d['backup'].get('path') or 'no path', ', test-restored' if d['backup'].get('test_restored') else '')
+             for db, d in sorted(dbs.items())]
+    return DONE, 'verified backup recorded for %s' % ', '.join(paths)
 
 
 def _rollback_capability(record):

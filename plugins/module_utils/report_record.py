@@ -18,7 +18,10 @@ PHASE_ORDER = ('preflight', 'install', 'backup', 'rehearsal', 'swap', 'recreate'
 FAILED_RESULTS = ('fail', 'failed', 'error')
 # Host status, failures first.
 STATUS_ORDER = ('failed', 'incomplete', 'ready', 'passed')
+SWAP_FIELDS = ('from_version', 'to_version', 'strategy', 'mode', 'window_ms', 'lock_wait_ms', 'lock_attempts', 'manifest')
 _TIME_KEYS = ('started_at', 'finished_at', 'duration_ms', 'result', 'status')
+# Keys a phase record may carry its end time under (the backup role records 'created').
+_END_KEYS = ('finished_at', 'created')
 
 
 def parse_time(text):
@@ -86,8 +89,9 @@ def phases_of(database, recorded, preflight, validate):
         if not isinstance(data, dict):
             continue
         details = dict((k, v) for k, v in data.items() if k not in _TIME_KEYS and k not in ('checks', 'baseline'))
+        end = next((data[k] for k in _END_KEYS if data.get(k)), None)
         phases[name] = {'phase': name, 'database': database, 'started_at': data.get('started_at'),
-                        'finished_at': data.get('finished_at'), 'duration_ms': data.get('duration_ms'),
+                        'finished_at': end, 'duration_ms': data.get('duration_ms'),
                         'result': _result_of(name, data), 'details': details}
     for name, gate in (('preflight', preflight), ('validate', validate)):
         if gate and _checks_for(gate, database):
@@ -135,8 +139,7 @@ def database_record(database, recorded, preflight, validate, target):
         'rolled_back': bool(rollbacks),
         'versions': {'before': before, 'after': after, 'target': target},
         'phases': phases,
-        'swap': dict((k, swap.get(k)) for k in ('from_version', 'to_version', 'strategy', 'mode', 'window_ms',
-                                                 'lock_wait_ms', 'lock_attempts', 'manifest')) if swap else None,
+        'swap': dict((k, swap.get(k)) for k in SWAP_FIELDS) if swap else None,
         'write_blocked_window_ms': swap.get('window_ms') if swap else None,
         'backup': recorded.get('backup'),
         'checksums': checksums,
@@ -180,7 +183,9 @@ def build(host, inputs, run):
     failure = inputs.get('failure')
     if failure:
         msg = '%s: %s' % (failure.get('phase') or 'run', ' '.join(str(failure.get('msg') or 'failed').split()))
-        if not any(msg in f for f in failures):
+        # A role's own stop message repeats the gate failures already listed: keep those only.
+        gate_failures = [f.split(': ', 1)[1] for f in failures if ': ' in f]
+        if not any(g in msg for g in gate_failures):
             failures.append(msg)
     if inputs.get('unreachable'):
         failures.append('host unreachable')

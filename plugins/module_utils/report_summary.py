@@ -89,7 +89,7 @@ def build(records, run):
             rows.append({'host': r['host'], 'database': None, 'status': r['status'], 'rolled_back': r['rolled_back'],
                          'before': None, 'after': None, 'window': '', 'backup': None, 'checksums': ''})
         scan = r.get('code_scan')
-        checks = [dict(c, gate=gate) for gate in ('preflight', 'validate') for c in (r.get(gate) or {}).get('checks') or []]
+        checks = [dict(c, gate=gate, database=c.get('database')) for gate in ('preflight', 'validate') for c in (r.get(gate) or {}).get('checks') or []]
         checks.sort(key=lambda c: (_CHECK_ORDER.index(c['status']) if c['status'] in _CHECK_ORDER else 9,
                                    c['gate'], c['name'], c.get('database') or ''))
         hosts.append({

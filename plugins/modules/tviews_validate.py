@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 module: tviews_validate
 short_description: Prove a pg_tviews migration worked, database by database
 version_added: 0.1.0
-author: pgtviews.ops maintainers
+author: pgtviews.ops maintainers (@pgtviews)
 description:
   - After a swap, checks every pg_tviews database of the server (or those in I(databases)) on fresh
     connections and returns every check with its status (C(pass), C(warn), C(fail) or C(skip)) and a
@@ -107,9 +107,11 @@ options:
     default: {}
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change.
     support: full
     details: Runs exactly as without check mode; it commits nothing either way.
   diff_mode:
+    description: Reports a diff of what changes.
     support: none
 seealso:
   - module: pgtviews.ops.tviews_preflight
@@ -316,7 +318,11 @@ def run_checks(module):
     else:
         dbs = []
         for db in all_dbs:
-            c = connect(p, db)
+            try:
+                c = connect(p, db)
+            except DatabaseConnectionError as e:
+                result['checks'].append(check('extension_version', 'fail', 'cannot check this database: %s' % e, db))
+                continue
             try:
                 if detect(c)['installed']:
                     dbs.append(db)
@@ -328,7 +334,11 @@ def run_checks(module):
         if db not in all_dbs:
             result['checks'].append(check('extension_version', 'fail', 'database does not exist or does not allow connections', db))
             continue
-        checks, info, checksums, timings = validate_database(module, db)
+        try:
+            checks, info, checksums, timings = validate_database(module, db)
+        except DatabaseConnectionError as e:
+            result['checks'].append(check('extension_version', 'fail', 'cannot validate this database: %s' % e, db))
+            continue
         result['checks'].extend(checks)
         result['databases'].append(info)
         result['checksums'].extend(checksums)

@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Gate rules about the pg_tviews catalog of one database: extension version, the health
+check and what it cannot see (reference §6.1, pitfall 16), tv_ equal to v_, definitions
+that still plan, readability, manifest differences, the write path and refresh. Pure
+functions of facts gathered elsewhere, each returning a check record (see gates.py)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import FAIL, PASS, SKIP, WARN, check
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.objects import TRIGGER_PREFIX
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import parse_version
+
+# Health-check rows that are advice, not a fault: jsonb_delta is optional (reference §3.3).
+BENIGN_COMPONENTS = ('jsonb_delta',)
+
+
+def _some(items, n=5):
+    items = list(items)
+    more = len(items) - n
+    return '; '.join(items[:n]) + (' and %d more' % more if more > 0 else '')
+
+
+def _mm(text):
+    try:
+        return parse_version(text).major_minor
+    except ValueError:
+        return None
+
+
+def extension_before(database, facts, target):
+    """Preflight: pg_tviews at a 0.1.x version (or already at the target: done)."""
+    ext, lib = facts.get('extversion'), facts.get('library_version')
+    if not facts.get('installed'):
+        return check('extension_version', FAIL, 'pg_tviews is not installed in this database', database)
+    if lib is None:
+        return check('extension_version', FAIL, 'pg_tviews %s is registered but pg_tviews_version() cannot be called: '
+                     'its library is missing or does not match' % ext, database, extversion=ext)
+    if _mm(lib) != _mm(ext):
+        return check('extension_version', FAIL, 'extversion %s but the loaded library reports %s: another pg_tviews '
+                     'library was installed over the running one' % (ext, lib), database, extversion=ext, library_version=lib)
+    if _mm(ext) == _mm(target) and parse_version(ext).release == parse_version(target).release:
+        return check('extension_version', PASS, 'already at %s (library %s): done, nothing to migrate' % (ext, lib),
+                     database, extversion=ext, library_version=lib, done=True)
+    if _mm(ext) == (0, 1):
+        return check('extension_version', PASS, 'at %s (library %s)' % (ext, lib), database,
+                     extversion=ext, library_version=lib, done=False)
+    return check('extension_version', FAIL, 'at %s, which is neither 0.1.x nor the target %s' % (ext, target), database,
+                 extversion=ext, library_version=lib)
+
+
+def extension_after(database, facts, target):
+    """Validate: the extension and its library at the target version."""
+    ext, lib = facts.get('extversion'), facts.get('library_version')
+    if not facts.get('installed'):
+        return check('extension_version', FAIL, 'pg_tviews is not installed in this database', database)
+    if ext != target:
+        return check('extension_version', FAIL, 'extversion is %s, not %s' % (ext, target), database, extversion=ext,
+                     library_version=lib)
+    if lib is None or _mm(lib) != _mm(target) or parse_version(lib).release != parse_version(target).release:
+        return check('extension_version', FAIL, 'extversion %s but the library reports %s' % (ext, lib), database,
+                     extversion=ext, library_version=lib)
+    return check('extension_version', PASS, 'at %s (library %s)' % (ext, lib), database, extversion=ext, library_version=lib)
+
+
+def health(database, rows, callable_=True):
+    """pg_tviews_health_check(): error rows fail, warnings warn (jsonb_delta advice passes)."""
+    if not callable_:
+        return check('health', SKIP, 'the library cannot be called; see extension_version', database)
+    if not rows:
+        return check('health', FAIL, 'pg_tviews_health_check() returned no rows', database)
+    errors = [r for r in rows if (r.get('severity') or '').lower() == 'error' or (r.get('status') or '').upper() == 'ERROR']
+    warnings = [r for r in rows if r not in errors and (r.get('component') not in BENIGN_COMPONENTS)
+                and ((r.get('severity') or '').lower() == 'warning' or (r.get('status') or '').upper() == 'WARNING')]
+
+    def text(rs):
+        return _some('%s: %s' % (r['component'], r['message']) for r in rs)
+
+    if errors:
+        return check('health', FAIL, 'pg_tviews_health_check() reports %s' % text(errors), database, rows=rows)
+    if warnings:
+        return check('health', WARN, 'pg_tviews_health_check() warns %s' % text(warnings), database, rows=rows)
+    return check('health', PASS, 'pg_tviews_health_check() clean (%d rows)' % len(rows), database, rows=rows)
+
+
+def consistency(database, records, triggers):
+    """What the health check cannot see: every TVIEW's tv_ table and v_ view exist (by schema,
+    not just relname), a pg_tviews trigger sits on its base tables, and no trg_tview_ trigger
+    belongs to an unregistered entity (the upstream check only matches 'tview_%')."""
+    problems, orphans = [], []
+    triggered = {}
+    for t in triggers:
+        triggered.setdefault(t['table'], []).append(t['name'])
+    for r in records:
+        if not r.get('qualified_table'):
+            problems.append('%s: its tv_ table is missing' % r['entity'])
+        if not r.get('qualified_view'):
+            problems.append('%s: its v_ view is missing' % r['entity'])
+        if r.get('dependencies') and not any(triggered.get(d) for d in r['dependencies']):
+            problems.append('%s: no pg_tviews trigger on any of its base tables (%s); writes would not reach it'
+                            % (r['entity'], ', '.join(r['dependencies'])))
+    prefixes = [TRIGGER_PREFIX + r['entity'] + '_on_' for r in records]
+    for t in triggers:
+        if not any(t['name'].startswith(p) for p in prefixes):
+            orphans.append('%s on %s' % (t['name'], t['table']))
+    if problems:
+        return check('consistency', FAIL, _some(problems), database)
+    if orphans:
+        return check('consistency', WARN, '%d pg_tviews trigger(s) of no registered TVIEW: %s' % (len(orphans), _some(orphans)),
+                     database)
+    return check('consistency', PASS, '%d TVIEW(s), each with its tv_ table, v_ view and base-table triggers' % len(records),
+                 database)
+
+
+def drift(database, results, sample):
+    """``results``: [{tview, table, view, only_in_tv, only_in_view, error}] from objects.drift."""
+    scope = 'first %d primary keys of each' % sample if sample else 'every row'
+    if not results:
+        return check('drift', PASS, 'no TVIEWs', database)
+    bad = [r for r in results if r.get('error') or r['only_in_tv'] or r['only_in_view']]
+    if bad:
+        def describe(r):
+            if r.get('error'):
+                return '%s: cannot compare: %s' % (r['tview'], r['error'])
+            return '%s differs from %s (%d row(s) only in tv_, %d only in v_)' % (
+                r['table'], r['view'], r['only_in_tv'], r['only_in_view'])
+        return check('drift', FAIL, '%d TVIEW(s) out of sync with their view (%s): %s' % (len(bad), scope, _some(describe(r) for r in bad)),
+                     database, tviews=[r['tview'] for r in bad])
+    return check('drift', PASS, '%d TVIEW(s) equal to their view (EXCEPT both ways, %s)' % (len(results), scope), database)
+
+
+def definitions(database, results):
+    """``results``: [{tview, error}] from EXPLAIN of every recorded definition."""
+    bad = [r for r in results if r.get('error')]
+    if bad:
+        return check('definitions', FAIL, '%d TVIEW definition(s) no longer plan against today\'s tables, so recreating '
+                     'them would fail: %s' % (len(bad), _some('%s: %s' % (r['tview'], r['error']) for r in bad)), database,
+                     tviews=[r['tview'] for r in bad])
+    return check('definitions', PASS, '%d TVIEW definition(s) plan (EXPLAIN) against today\'s tables' % len(results), database)
+
+
+def readable(database, results):
+    bad = [r for r in results if r.get('error')]
+    if bad:
+        return check('readable', FAIL, '%d TVIEW(s) cannot be read: %s' % (len(bad), _some('%s: %s' % (r['tview'], r['error']) for r in bad)),
+                     database)
+    return check('readable', PASS, '%d TVIEW(s) readable (tv_ table and v_ view)' % len(results), database)
+
+
+def manifest(database, source, differences, unexpected, error=None):
+    if error:
+        return check('manifest', FAIL, 'manifest verification failed: %s' % error, database)
+    if source is None:
+        return check('manifest', SKIP, 'no manifest recorded for this database (backup or swap phase) and none stored in it',
+                     database)
+    if unexpected:
+        return check('manifest', FAIL, 'differs from the manifest (%s) in %d way(s): %s' % (source, len(unexpected), _some(
+            '%s of %s' % (d['kind'], d['object']) for d in unexpected)), database, differences=len(differences))
+    allowed = len(differences) - len(unexpected)
+    extra = ' apart from %d allowed difference(s)' % allowed if allowed else ''
+    return check('manifest', PASS, 'matches the manifest (%s)%s' % (source, extra), database)
+
+
+def write_path(database, results):
+    """``results``: [{tview, status: pass|fail|untestable, detail}] from gates_writepath."""
+    if not results:
+        return check('write_path', WARN, 'no TVIEW has a base table with its own primary key to test the write path on',
+                     database)
+    bad = [r for r in results if r['status'] == 'fail']
+    untested = [r for r in results if r['status'] == 'untestable']
+    good = [r for r in results if r['status'] == 'pass']
+    if bad:
+        return check('write_path', FAIL, 'a write to a base table did not reach %d TVIEW(s): %s' % (
+            len(bad), _some('%s: %s' % (r['tview'], r['detail']) for r in bad)), database)
+    if not good:
+        return check('write_path', WARN, 'write path not observed: %s' % _some('%s: %s' % (r['tview'], r['detail']) for r in untested),
+                     database)
+    text = 'an UPDATE of a base row changed the tv_ row to match its view for %d TVIEW(s) (rolled back)' % len(good)
+    if untested:
+        text += '; not observable for %s' % ', '.join(r['tview'] for r in untested)
+    return check('write_path', PASS, text, database)
+
+
+def refresh(database, results, generation):
+    """``results``: [{tview, kind, primary_keys, error, drift}] from refreshes in rolled-back transactions."""
+    if not results:
+        return check('refresh', SKIP, 'nothing refreshed (no TVIEW rows, or the API %s cannot refresh rows)' % generation, database)
+    bad = [r for r in results if r.get('error') or r.get('drift')]
+    if bad:
+        return check('refresh', FAIL, 'refresh through the %s API failed for %s' % (generation, _some(
+            '%s: %s' % (r['tview'], r.get('error') or 'tv_ differs from v_ after the refresh') for r in bad)), database)
+    kinds = sorted(set(r['kind'] for r in results))
+    return check('refresh', PASS, 'refreshed %d TVIEW(s) through the %s API (%s; rolled back)' % (
+        len(results), generation, ', '.join('sampled primary keys' if k == 'rows' else 'full' for k in kinds)), database)

@@ -1,0 +1,443 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: tviews_preflight
+short_description: Machine-checked gates before a pg_tviews 0.1 to 0.2 migration
+version_added: 0.1.0
+author: pgtviews.ops maintainers (@pgtviews)
+description:
+  - Checks one server and every pg_tviews database on it (or those in I(databases)) against the
+    runbook's prerequisites and returns every check with its status (C(pass), C(warn), C(fail) or
+    C(skip)) and a one-line reason. It never fails on a failing check; the C(preflight) role fails
+    the host with all reasons listed.
+  - "Checks: C(reachable); C(server_version) (supported major); C(privileges) (superuser, which
+    DROP/CREATE EXTENSION needs); C(primary) (a standby fails); C(extension_version) per database
+    (0.1.x passes, already at the target passes as done); C(target_available) (the target version is
+    installed, and a C(CREATE EXTENSION) of it in a database without pg_tviews works and reports the
+    right library, rolled back); C(health) (C(pg_tviews_health_check())); C(consistency) (what the
+    health check cannot see: tv_ tables, v_ views and base-table triggers of every TVIEW, orphaned
+    C(trg_tview_) triggers); C(drift) (each tv_ equal to its v_, EXCEPT both ways, sampled or full);
+    C(definitions) (every recorded definition still plans with C(EXPLAIN)); C(prepared_transactions);
+    C(long_transactions); C(sessions) (counted, and whether they hold locks the swap would wait for);
+    C(backup_space); C(pg_dump) (client major at least the server's); C(code_scan); C(maintenance_window)."
+  - It also measures a refresh-timing C(baseline) per TVIEW that the validate role compares with after
+    the migration (see I(baseline)).
+  - Safety. Everything is read-only or runs in a transaction that is always rolled back (the
+    C(CREATE EXTENSION) probe, the baseline refreshes). A full-refresh baseline holds an ACCESS
+    EXCLUSIVE lock on each tv_ table while it runs; every probe waits at most I(lock_timeout) for a lock.
+extends_documentation_fragment:
+  - pgtviews.ops.connection
+options:
+  version:
+    description:
+      - The pg_tviews version the migration moves to, for example C(0.2.0).
+    type: str
+    required: true
+  databases:
+    description:
+      - Databases to check. Empty means every database on the server that has pg_tviews installed.
+      - A database named here without pg_tviews fails C(extension_version).
+    type: list
+    elements: str
+    default: []
+  supported_majors:
+    description:
+      - PostgreSQL major versions pg_tviews supports (upstream builds 13 to 18).
+    type: list
+    elements: int
+    default: [13, 14, 15, 16, 17, 18]
+  drift_sample:
+    description:
+      - Compare each tv_ with its v_ on this many smallest primary keys; C(0) compares every row
+        (reads every row of every TVIEW).
+    type: int
+    default: 1000
+  explain_definitions:
+    description:
+      - EXPLAIN every recorded TVIEW definition, so a rebuild cannot fail in the window on a definition
+        that no longer plans against today's tables.
+    type: bool
+    default: true
+  probe_create:
+    description:
+      - Prove the target version is creatable with C(CREATE EXTENSION pg_tviews VERSION ...) in a
+        database without pg_tviews, inside a transaction that is rolled back. Skipped on a standby or
+        without superuser.
+    type: bool
+    default: true
+  target_installed:
+    description:
+      - Whether the target version must already be installed on the server (preflight after the install
+        role). When false, a target that is not installed yet skips C(target_available) instead of failing.
+    type: bool
+    default: true
+  probe_db:
+    description:
+      - The database for the C(CREATE EXTENSION) probe. Default is the login database when it has no
+        pg_tviews, else the first database without it.
+    type: str
+  max_transaction_age:
+    description:
+      - Seconds a transaction in a checked database may have been open before C(long_transactions) fails.
+    type: int
+    default: 300
+  backup_root:
+    description:
+      - Directory on the managed node the backup is written to (the backup role's C(tviews_backup_root)).
+        It need not exist yet; free space is measured on the file system it will be on.
+    type: path
+    default: /var/backups/pgtviews
+  backup_space_factor:
+    description:
+      - Free space needed at I(backup_root) as a multiple of the total size of the checked databases
+        (the backup role's C(tviews_backup_space_factor)).
+    type: float
+    default: 1.0
+  pg_dump:
+    description:
+      - The pg_dump to check. Default is the server installation's own, then
+        C(/usr/lib/postgresql/<major>/bin/pg_dump), then C(pg_dump) on C(PATH).
+    type: path
+  code_scan:
+    description:
+      - The code scan report (the JSON the C(pgtviews.ops.scan) playbook writes, or any dict with
+        C(counts) per severity). Omit when there is none.
+    type: dict
+  code_scan_source:
+    description:
+      - Where the code scan report came from, for the reason text.
+    type: str
+    default: code scan report
+  code_scan_fail_on:
+    description:
+      - C(never) makes findings a warning; C(error), C(warning) or C(info) fail on findings of that
+        severity or worse.
+    type: str
+    choices: [never, error, warning, info]
+    default: never
+  code_scan_required:
+    description:
+      - Fail C(code_scan) when there is no report (otherwise it is skipped).
+    type: bool
+    default: false
+  maintenance_windows:
+    description:
+      - Windows the migration may run in; C(maintenance_window) fails outside all of them and is skipped
+        when the list is empty. Each is a dict with C(start) and C(end) (C(HH:MM)), optional C(days)
+        (C(mon) ... C(sun), the days a window starts on; default every day), optional C(timezone)
+        (C(UTC), an offset such as C(+02:00), or an IANA name on Python 3.9+) and optional C(name).
+        A window whose end is not after its start runs past midnight.
+    type: list
+    elements: dict
+    default: []
+  baseline:
+    description:
+      - Measure the refresh time of every TVIEW for the validate role's timing comparison. That is a refresh
+        of I(baseline_sample) primary keys when the installed API can refresh rows (0.2), otherwise a full
+        refresh only when I(baseline_full) is set. Always inside a rolled-back transaction. Primary only.
+    type: bool
+    default: true
+  baseline_sample:
+    description:
+      - Primary keys per TVIEW for a row-refresh baseline.
+    type: int
+    default: 10
+  baseline_full:
+    description:
+      - With an API that cannot refresh rows (0.1), measure a full refresh of each TVIEW. Costly - it
+        rebuilds each tv_ table and holds an ACCESS EXCLUSIVE lock on it, blocking readers, while it runs
+        (then rolls back).
+    type: bool
+    default: false
+  baseline_runs:
+    description:
+      - Measurements per TVIEW; the fastest counts.
+    type: int
+    default: 3
+  lock_timeout:
+    description:
+      - Milliseconds any probe or baseline refresh waits for a lock before giving up.
+    type: int
+    default: 1000
+  overrides:
+    description:
+      - Explicit exceptions. Keys are check names, or C(name:database) for one database; values are dicts
+        with C(status) (C(warn) or C(skip)) and a required C(reason). Only a failing or warning check is
+        changed; the original status and the reason stay in the result.
+    type: dict
+    default: {}
+attributes:
+  check_mode:
+    description: Can run in check mode and report what would change.
+    support: full
+    details: Runs exactly as without check mode; it changes nothing either way.
+  diff_mode:
+    description: Reports a diff of what changes.
+    support: none
+seealso:
+  - module: pgtviews.ops.tviews_validate
+'''
+
+EXAMPLES = r'''
+- name: Gate a host before the swap
+  pgtviews.ops.tviews_preflight:
+    version: 0.2.0
+    backup_root: /var/backups/pgtviews
+    maintenance_windows:
+      - {days: [sat, sun], start: "22:00", end: "04:00", timezone: Europe/Berlin}
+    overrides:
+      sessions: {status: warn, reason: "CHG-1234: reporting sessions are known and harmless"}
+  register: preflight
+'''
+
+RETURN = r'''
+checks:
+  description: Every check with name, status (pass, warn, fail, skip), one-line reason, database (for
+    per-database checks), details, and C(overridden) when an override applied.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: drift, status: fail, database: app, reason: "1 TVIEW(s) out of sync with their view ..."}]
+summary:
+  description: Overall status (fail when any check fails), counts per status, the failing and warning reasons.
+  returned: always
+  type: dict
+baseline:
+  description: Refresh timings per database and TVIEW (database, tview, table, kind rows or full,
+    primary_keys, duration_ms of the fastest run, runs_ms, error).
+  returned: always
+  type: list
+  elements: dict
+databases:
+  description: The checked databases with extversion, library_version, api_generation, tviews and done
+    (already at the target).
+  returned: always
+  type: list
+  elements: dict
+server:
+  description: Server facts (server_version, server_major, is_primary, is_superuser).
+  returned: when reachable
+  type: dict
+target_version:
+  description: The target version checked against.
+  returned: always
+  type: str
+started_at:
+  description: UTC start time (ISO 8601).
+  returned: always
+  type: str
+finished_at:
+  description: UTC end time (ISO 8601).
+  returned: always
+  type: str
+duration_ms:
+  description: How long the checks took.
+  returned: always
+  type: float
+'''
+
+import datetime
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
+    DatabaseConnectionError, connect, connection_argument_spec, describe, ensure_psycopg2, libpq_params)
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import connectable_databases, detect
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
+from ansible_collections.pgtviews.ops.plugins.module_utils import gates, gates_catalog, gates_host, gates_probe, gates_server
+from ansible_collections.pgtviews.ops.plugins.module_utils import gates_timing
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import SKIP, check
+
+CHECKS = ('reachable', 'server_version', 'privileges', 'primary', 'extension_version', 'target_available', 'health',
+          'consistency', 'drift', 'definitions', 'prepared_transactions', 'long_transactions', 'sessions', 'backup_space',
+          'pg_dump', 'code_scan', 'maintenance_window', 'baseline')
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso(ts):
+    return ts.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def check_database(module, db, explicit, own_pids):
+    """(checks, database facts, baseline items) of one database, on fresh connections."""
+    p = module.params
+    checks, baseline = [], []
+    conn = connect(p, db)
+    own_pids.append(conn.get_backend_pid())
+    try:
+        facts = detect(conn)
+        info = {'name': db, 'extversion': facts['extversion'], 'library_version': facts['library_version'],
+                'api_generation': facts['api_generation'], 'tviews': 0, 'done': False}
+        if not facts['installed']:
+            if explicit:
+                checks.append(gates_catalog.extension_before(db, facts, p['version']))
+            return checks, info, baseline
+        ext_check = gates_catalog.extension_before(db, facts, p['version'])
+        checks.append(ext_check)
+        info['done'] = bool((ext_check.get('details') or {}).get('done'))
+        sessions = [s for s in objects.other_sessions(conn) if s['pid'] not in own_pids]
+        checks.append(gates_server.long_transactions(db, sessions, p['max_transaction_age']))
+        if facts['library_version'] is None:
+            checks.append(gates_catalog.health(db, [], callable_=False))
+            checks.append(gates_server.sessions(db, sessions, []))
+            return checks, info, baseline
+        adapter = adapter_for(conn, facts)
+        records, dummy = adapter.records()
+        info['tviews'] = len(records)
+        holders = gates_probe.lock_holders(conn, gates_probe.tview_relations(records), own_pids)
+        checks.append(gates_server.sessions(db, sessions, holders))
+        checks.append(gates_catalog.health(db, objects.health_check(conn, facts['schema'])))
+        checks.append(gates_catalog.consistency(db, records, objects.tview_triggers(conn)))
+        checks.append(gates_catalog.drift(db, gates_probe.drift_all(conn, records, p['drift_sample']), p['drift_sample']))
+        if p['explain_definitions']:
+            checks.append(gates_catalog.definitions(db, gates_probe.explain_definitions(conn, records, facts['schema'])))
+        else:
+            checks.append(check('definitions', SKIP, 'disabled (explain_definitions: false)', db))
+        if p['baseline'] and facts['is_primary'] and not info['done']:
+            items, note = gates_timing.baseline(conn, adapter, records, p['baseline_sample'], p['baseline_full'],
+                                                p['baseline_runs'], p['lock_timeout'])
+            for item in items:
+                item['database'] = db
+            baseline = items
+            errors = [i for i in items if i['error']]
+            if note:
+                checks.append(check('baseline', SKIP, note, db))
+            elif errors:
+                checks.append(check('baseline', 'warn', 'refresh baseline not measured for %s' % '; '.join(
+                    '%s: %s' % (i['tview'], i['error']) for i in errors[:5]), db))
+            else:
+                checks.append(check('baseline', 'pass', 'refresh baseline of %d TVIEW(s) (%s refresh, fastest of %d, rolled back)'
+                                    % (len(items), items[0]['kind'] if items else 'no', p['baseline_runs']), db))
+        return checks, info, baseline
+    finally:
+        conn.close()
+
+
+def run_checks(module):
+    p = module.params
+    result = {'checks': [], 'baseline': [], 'databases': []}
+    checks = result['checks']
+    where = describe(libpq_params(p))
+    try:
+        conn = connect(p)
+    except DatabaseConnectionError as e:
+        checks.append(gates_server.reachable(str(e), where))
+        return result
+    own_pids = [conn.get_backend_pid()]
+    try:
+        checks.append(gates_server.reachable(None, where))
+        facts = detect(conn)
+        result['server'] = dict((k, facts[k]) for k in ('server_version', 'server_major', 'is_primary', 'is_superuser'))
+        checks.append(gates_server.server_version(facts, p['supported_majors']))
+        checks.append(gates_server.privileges(facts, p['login_user']))
+        checks.append(gates_server.primary(facts))
+        all_dbs = connectable_databases(conn)
+        explicit = bool(p['databases'])
+        candidates = p['databases'] or all_dbs
+        with_ext = []
+        for db in candidates:
+            if db not in all_dbs:
+                checks.append(check('extension_version', 'fail', 'database does not exist or does not allow connections', db))
+                continue
+            try:
+                db_checks, info, baseline = check_database(module, db, explicit, own_pids)
+            except DatabaseConnectionError as e:
+                checks.append(check('extension_version', 'fail', 'cannot check this database: %s' % e, db))
+                continue
+            checks.extend(db_checks)
+            result['baseline'].extend(baseline)
+            if info['extversion'] is not None:
+                result['databases'].append(info)
+                with_ext.append(db)
+        if not with_ext and not explicit:
+            checks.append(check('extension_version', 'fail', 'no database on this server has pg_tviews installed'))
+        checks.append(gates_server.prepared_transactions(objects.prepared_transactions(conn), with_ext))
+        probe = None
+        if p['probe_create']:
+            if not facts['is_primary']:
+                probe = {'ran': False, 'skipped': 'standby (read-only)'}
+            elif not facts['is_superuser']:
+                probe = {'ran': False, 'skipped': 'not superuser'}
+            elif p['version'] in facts['available_versions']:
+                probe_db = gates_probe.choose_probe_db(p, with_ext, all_dbs, p['probe_db'])
+                probe = (gates_probe.probe_create(p, probe_db, p['version'], p['lock_timeout']) if probe_db
+                         else {'ran': False, 'skipped': 'every database has pg_tviews'})
+        checks.append(gates_server.target_available(p['version'], facts['available_versions'], probe, p['target_installed']))
+        sizes = gates_probe.database_sizes(conn, with_ext)
+        try:
+            measured, free = gates_host.free_bytes(p['backup_root'])
+            checks.append(gates_server.backup_space(measured if measured == p['backup_root'] else '%s (on %s)' % (
+                p['backup_root'], measured), free, sizes, p['backup_space_factor']))
+        except OSError as e:
+            checks.append(gates_server.backup_space(p['backup_root'], 0, sizes, p['backup_space_factor'], error=to_native(e)))
+        dump_candidates = gates_host.pg_dump_candidates(p['pg_dump'], gates_probe.server_bindir(conn), facts['server_major'])
+        path, text, error = gates_host.pg_dump_version(module.run_command, module.get_bin_path, dump_candidates)
+        checks.append(gates_server.pg_dump(path, text, facts['server_major'], error))
+    finally:
+        conn.close()
+    checks.append(gates_server.code_scan(p['code_scan'], p['code_scan_source'], p['code_scan_fail_on'],
+                                         p['code_scan_required']))
+    checks.append(gates_server.maintenance_window(p['maintenance_windows'], utc_now()))
+    return result
+
+
+def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        version=dict(type='str', required=True),
+        databases=dict(type='list', elements='str', default=[]),
+        supported_majors=dict(type='list', elements='int', default=[13, 14, 15, 16, 17, 18]),
+        drift_sample=dict(type='int', default=1000),
+        explain_definitions=dict(type='bool', default=True),
+        probe_create=dict(type='bool', default=True),
+        target_installed=dict(type='bool', default=True),
+        probe_db=dict(type='str'),
+        max_transaction_age=dict(type='int', default=300),
+        backup_root=dict(type='path', default='/var/backups/pgtviews'),
+        backup_space_factor=dict(type='float', default=1.0),
+        pg_dump=dict(type='path'),
+        code_scan=dict(type='dict'),
+        code_scan_source=dict(type='str', default='code scan report'),
+        code_scan_fail_on=dict(type='str', choices=['never', 'error', 'warning', 'info'], default='never'),
+        code_scan_required=dict(type='bool', default=False),
+        maintenance_windows=dict(type='list', elements='dict', default=[]),
+        baseline=dict(type='bool', default=True),
+        baseline_sample=dict(type='int', default=10),
+        baseline_full=dict(type='bool', default=False),
+        baseline_runs=dict(type='int', default=3),
+        lock_timeout=dict(type='int', default=1000),
+        overrides=dict(type='dict', default={}),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    ensure_psycopg2(module)
+    p = module.params
+    try:
+        overrides = gates.normalize_overrides(p['overrides'], CHECKS)
+    except gates.GateError as e:
+        module.fail_json(msg=to_native(e))
+    started, t0 = utc_now(), time.monotonic()
+    try:
+        result = run_checks(module)
+    except Exception as e:
+        module.fail_json(msg="preflight could not finish: %s" % ' '.join(to_native(e).split()))
+    result['checks'] = gates.apply_overrides(result['checks'], overrides)
+    result.update(changed=False, summary=gates.summarize(result['checks']), target_version=p['version'],
+                  started_at=iso(started), finished_at=iso(utc_now()), duration_ms=round((time.monotonic() - t0) * 1000, 1))
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
