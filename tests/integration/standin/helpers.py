@@ -7,9 +7,6 @@ back at the end, so they share a cluster and a database but not state.
 
 import itertools
 import os
-import shutil
-import tarfile
-import tempfile
 
 import psycopg2
 import psycopg2.extras
@@ -150,5 +147,3 @@ def triggers(db, qualified):
     """{trigger name: definition} of the user triggers on a table."""
     return dict(db.q("SELECT tgname::text, pg_get_triggerdef(oid) FROM pg_trigger"
                      " WHERE tgrelid = %s::regclass AND NOT tgisinternal", (qualified,)))
-
-
