@@ -9,6 +9,7 @@ import subprocess
 
 import yaml
 
+from tests.harness.modules import ansible_env
 from tests.harness.pg import Cluster, PgInstall
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -92,19 +93,7 @@ class Fleet(object):
 
     def playbook(self, name, *args, check=False, env=None):
         """Run ``ansible-playbook pgtviews.ops.<name>`` against the fleet."""
-        cache = os.path.join(self.root, "ansible-home")
-        os.makedirs(cache, exist_ok=True)
-        penv = dict(os.environ)
-        penv.update({
-            "ANSIBLE_COLLECTIONS_PATH": "%s:%s" % (os.path.join(REPO, ".build", "link"),
-                                                   os.path.join(REPO, ".cache", "collections")),
-            "ANSIBLE_HOME": cache,
-            "ANSIBLE_LOCAL_TEMP": os.path.join(cache, "tmp"),
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        })
-        penv.update(env or {})
+        penv = ansible_env(self.root, **(env or {}))
         cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", self.inventory, "pgtviews.ops." + name]
         if check:
             cmd.append("--check")

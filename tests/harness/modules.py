@@ -46,3 +46,24 @@ def conn_args(cluster, dbname="postgres", **extra):
                 login_password=cluster.password, login_db=dbname)
     args.update(extra)
     return args
+
+
+def ansible_env(workdir, **overrides):
+    """Environment for ansible-playbook against this checkout: the collection through the
+    .build/link symlink (never first in a path molecule installs into), an isolated
+    ANSIBLE_HOME under ``workdir``, no colour, no retry files."""
+    ensure_link()
+    home = os.path.join(workdir, "ansible-home")
+    os.makedirs(os.path.join(home, "tmp"), exist_ok=True)
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": "%s:%s" % (LINK, os.path.join(REPO, ".cache", "collections")),
+        "ANSIBLE_HOME": home,
+        "ANSIBLE_LOCAL_TEMP": os.path.join(home, "tmp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_DEPRECATION_WARNINGS": "0",
+    })
+    env.update(overrides)
+    return env

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 
+from tests.harness.modules import ansible_env
 from tests.harness.pg import make_base_dir
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -100,21 +101,8 @@ class Ansible(object):
 
     def __init__(self, workdir):
         self.workdir = workdir
-        home = os.path.join(workdir, "ansible-home")
-        os.makedirs(os.path.join(home, "tmp"), exist_ok=True)
-        self.env = dict(os.environ)
-        self.env.update({
-            "ANSIBLE_COLLECTIONS_PATH": "%s:%s" % (os.path.join(REPO, ".build", "link"),
-                                                   os.path.join(REPO, ".cache", "collections")),
-            "ANSIBLE_HOME": home,
-            "ANSIBLE_LOCAL_TEMP": os.path.join(home, "tmp"),
-            "ANSIBLE_ASYNC_DIR": os.path.join(home, "async"),
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-            "ANSIBLE_PIPELINING": "1",
-        })
+        self.env = ansible_env(workdir, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+                                 ANSIBLE_PIPELINING="1", ANSIBLE_ASYNC_DIR=os.path.join(workdir, "ansible-home", "async"))
         self.bin = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
         self.count = 0
 

@@ -7,15 +7,10 @@ import os
 import subprocess
 import sys
 
+from tests.harness.modules import ansible_env
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-
-
-def ensure_link():
-    link = os.path.join(REPO, ".build", "link", "ansible_collections", "pgtviews", "ops")
-    if not os.path.lexists(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(REPO, link)
 
 
 def host_vars(cluster, workdir, name, **extra):
@@ -35,23 +30,8 @@ def host_vars(cluster, workdir, name, **extra):
 
 class Playbook(object):
     def __init__(self, workdir):
-        ensure_link()
         self.workdir = workdir
-        home = os.path.join(workdir, "ansible-home")
-        os.makedirs(os.path.join(home, "tmp"), exist_ok=True)
-        self.env = dict(os.environ)
-        self.env.update({
-            "ANSIBLE_COLLECTIONS_PATH": "%s:%s" % (os.path.join(REPO, ".build", "link"),
-                                                   os.path.join(REPO, ".cache", "collections")),
-            "ANSIBLE_HOME": home,
-            "ANSIBLE_LOCAL_TEMP": os.path.join(home, "tmp"),
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_DEPRECATION_WARNINGS": "0",
-            "ANSIBLE_PIPELINING": "1",
-            "ANSIBLE_FORKS": "4",
-        })
+        self.env = ansible_env(workdir, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_PIPELINING="1", ANSIBLE_FORKS="4")
         self.count = 0
 
     def write_json(self, name, data):

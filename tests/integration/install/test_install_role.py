@@ -21,6 +21,8 @@ import threading
 
 import pytest
 
+from tests.harness.modules import ansible_env
+
 from tests.harness.pg import make_base_dir
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -54,34 +56,13 @@ def primary_files(inst):
             os.path.join(inst.extdir, "pg_tviews--0.1.0.sql")]
 
 
-def ensure_link():
-    link = os.path.join(REPO, ".build", "link", "ansible_collections", "pgtviews", "ops")
-    if not os.path.lexists(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(REPO, link)
-
-
 class Ansible(object):
     """Runs ansible-playbook with the JSON callback in an isolated ANSIBLE_HOME."""
 
     def __init__(self, workdir):
-        ensure_link()
         self.workdir = workdir
-        home = os.path.join(workdir, "ansible-home")
-        os.makedirs(os.path.join(home, "tmp"), exist_ok=True)
-        self.env = dict(os.environ)
-        self.env.update({
-            "ANSIBLE_COLLECTIONS_PATH": "%s:%s" % (os.path.join(REPO, ".build", "link"),
-                                                   os.path.join(REPO, ".cache", "collections")),
-            "ANSIBLE_HOME": home,
-            "ANSIBLE_LOCAL_TEMP": os.path.join(home, "tmp"),
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_DEPRECATION_WARNINGS": "0",
-            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-            "ANSIBLE_PIPELINING": "1",
-        })
+        self.env = ansible_env(workdir, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+                                 ANSIBLE_PIPELINING="1")
         self.bin = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
         self.count = 0
 
