@@ -62,7 +62,7 @@ class Ansible(object):
     def __init__(self, workdir):
         self.workdir = workdir
         self.env = ansible_env(workdir, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-                                 ANSIBLE_PIPELINING="1")
+                               ANSIBLE_PIPELINING="1")
         self.bin = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
         self.count = 0
 
