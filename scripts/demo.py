@@ -37,7 +37,7 @@ def summary():
     for name in f.names:
         c = f.cluster(name)
         for db in json.load(open(f.state_path))["databases"]:
-            row = c.execute("SELECT extversion, (SELECT count(*) FROM pg_class WHERE relname LIKE 'tv\\_%%') "
+            row = c.execute("SELECT extversion, (SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname LIKE 'tv\\_%%') "
                             "FROM pg_extension WHERE extname = 'pg_tviews'", db)
             print("%-6s %-8s %-10s %-14s %s" % (name, c.port, db, row[0][0] if row else "-", row[0][1] if row else "-"))
     reports = os.path.join(ROOT, "reports")

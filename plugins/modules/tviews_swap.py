@@ -169,6 +169,14 @@ lock_attempts:
   description: Attempts needed to take the locks.
   returned: when the swap ran
   type: int
+started_at:
+  description: UTC time (ISO 8601) the swap's own session started.
+  returned: when the swap ran
+  type: str
+finished_at:
+  description: UTC time (ISO 8601) after COMMIT (or the rehearsal's ROLLBACK).
+  returned: when the swap ran
+  type: str
 rehearsed:
   description: True when the transaction was rolled back on purpose.
   returned: when the swap ran
@@ -179,6 +187,7 @@ manifest:
   type: dict
 '''
 
+import datetime
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -189,6 +198,10 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
 from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError
 from ansible_collections.pgtviews.ops.plugins.module_utils.swap import SwapError, build_plan, execute
+
+
+def utc_now():
+    return datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
 def ensure_manifest(module, conn, path):
@@ -234,10 +247,12 @@ def main():
             result['changed'] = True
             module.exit_json(**result)
         conn.close()
+        result['started_at'] = utc_now()
         conn = connect(p)  # fresh session: no pg_tviews library or cache state from the reads above
         result.update(execute(conn, plan, ctx, p['version'], lock_timeout_ms=p['lock_timeout'],
                               lock_retries=p['lock_retries'], statement_timeout_ms=p['statement_timeout'],
                               rehearse=p['rehearse'], terminate_other_sessions=p['terminate_other_sessions']))
+        result['finished_at'] = utc_now()
         result['changed'] = not p['rehearse']
     except SwapError as e:
         module.fail_json(msg="swap of database %s to pg_tviews %s: %s; rolled back, nothing changed"
