@@ -28,6 +28,8 @@ help:
 	@echo "make demo         migrate a disposable three-server local fleet in two waves (then demo-rollback, demo-clean)"
 	@echo "make test         lint + sanity + unit + integration (what CI runs)"
 	@echo "make standin      build the pg_tviews stand-in packages into build/standin/"
+	@echo "make molecule     the molecule scenarios in containers (MOLECULE_SCENARIOS=\"default fleet\" for some)"
+	@echo "make bench        the swap's write-blocked window by data size, into bench/results/"
 	@echo "make lint|sanity|unit|integration|build|clean"
 
 deps: $(CACHE)/apt.stamp
@@ -99,8 +101,9 @@ demo-rollback: venv tree
 demo-clean:
 	python3 scripts/demo.py clean
 
-molecule:
-	@echo "make molecule: not built yet (issue: molecule scenarios)" >&2; exit 1
+# Containerised scenarios (docs/molecule.md). Not part of `make test` yet: see CHANGELOG.
+molecule: deps venv collections
+	VENV=$(VENV) scripts/molecule/run.sh $(MOLECULE_SCENARIOS)
 
 bench: deps venv tree standin
 	python bench/swap_window.py
