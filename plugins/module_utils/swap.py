@@ -116,20 +116,32 @@ def extension_dependent_ddl(conn):
     return deps
 
 
+PRIVILEGES = ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN')
+
+
+def _relation(schema, name):
+    """A relation name composed with identifier quoting, never pasted from text (a manifest
+    is a file on the host: its names are data, not SQL)."""
+    return _sql().Identifier(schema, name)
+
+
 def _restore_statements(plan, obj_kind, qualified, details, tview):
-    """Grants, comment and owner of a relation recreated by a rebuild."""
+    """Grants, comment and owner of a relation recreated by a rebuild. ``qualified`` is a
+    Composable naming it."""
     sql = _sql()
     if not details:
         return
-    schema_name = qualified  # already quoted by format('%I.%I')
+    schema_name = qualified
     for g in details['grants']:
+        if g['privilege'] not in PRIVILEGES:
+            raise SwapError('plan', "unknown privilege %r in the recorded grants" % g['privilege'], tview)
         grantee = sql.SQL('PUBLIC') if g['grantee'] == 'PUBLIC' else sql.Identifier(g['grantee'])
         plan.add('restore grant', sql.SQL("GRANT {} ON {} TO {}{}").format(
-            sql.SQL(g['privilege']), sql.SQL(schema_name), grantee,
+            sql.SQL(g['privilege']), schema_name, grantee,
             sql.SQL(' WITH GRANT OPTION') if g['grantable'] else sql.SQL('')), tview=tview)
     if details['comment'] is not None:
         plan.add('restore comment', sql.SQL("COMMENT ON {} {} IS {}").format(
-            sql.SQL(obj_kind), sql.SQL(schema_name), sql.Literal(details['comment'])), tview=tview)
+            sql.SQL(obj_kind), schema_name, sql.Literal(details['comment'])), tview=tview)
 
 
 def plan_set_aside(plan, deps):
@@ -150,9 +162,10 @@ def plan_drop_tviews(plan, by_entity, order):
     for entity in reversed(order):
         r = by_entity[entity]
         if r['qualified_table']:
-            plan.add('drop TVIEW table', sql.SQL("DROP TABLE {}").format(sql.SQL(r['qualified_table'])), tview=entity)
+            plan.add('drop TVIEW table', sql.SQL("DROP TABLE {}").format(_relation(r['schema'], r['table'])), tview=entity)
         if r['qualified_view']:
-            plan.add('drop TVIEW view', sql.SQL("DROP VIEW {}").format(sql.SQL(r['qualified_view'])), tview=entity)
+            plan.add('drop TVIEW view', sql.SQL("DROP VIEW {}").format(
+                _relation(r.get('view_schema') or r['schema'], r['view'])), tview=entity)
 
 
 def plan_rebuild(plan, adapter, by_entity, order):
@@ -170,13 +183,14 @@ def plan_rebuild(plan, adapter, by_entity, order):
         for rel, kind in ((r['table_details'], 'TABLE'), (r['view_details'], 'VIEW')):
             if not rel:
                 continue
-            target_rel = r['qualified_table'] if kind == 'TABLE' else r['qualified_view']
+            target_rel = (_relation(r['schema'], r['table']) if kind == 'TABLE'
+                          else _relation(r.get('view_schema') or r['schema'], r['view']))
             for idx in rel['indexes']:
                 if not idx.get('primary') and not idx['name'].startswith('idx_tv_'):
                     plan.add('restore index', sql.SQL(idx['definition']), tview=entity)
             if rel['owner']:
                 plan.add('restore owner', sql.SQL("ALTER TABLE {} OWNER TO {}").format(
-                    sql.SQL(target_rel), sql.Identifier(rel['owner'])), tview=entity)
+                    target_rel, sql.Identifier(rel['owner'])), tview=entity)
             _restore_statements(plan, kind, target_rel, rel, entity)
     plan.add('reset schema', sql.SQL("SET LOCAL search_path TO DEFAULT"))
 
@@ -189,7 +203,8 @@ def plan_restore_dependents(plan, deps):
             if d['owner']:
                 plan.add('restore dependent owner', sql.SQL("ALTER TABLE {} OWNER TO {}").format(
                     sql.SQL(d['name']), sql.Identifier(d['owner'])), tview=d['name'])
-            _restore_statements(plan, 'MATERIALIZED VIEW' if d['kind'] == 'materialized view' else 'VIEW', d['name'],
+            # Dependents' names and DDL come from the server's own catalog functions (format('%I'), pg_get_*def).
+            _restore_statements(plan, 'MATERIALIZED VIEW' if d['kind'] == 'materialized view' else 'VIEW', sql.SQL(d['name']),
                                 {'grants': d['grants'], 'comment': d['comment']}, d['name'])
 
 

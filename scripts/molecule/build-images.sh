@@ -48,6 +48,7 @@ have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 # Remove the other tags of REPO (stale recipes); images still used by containers stay.
 prune_repo() { # prune_repo REPO KEEP_TAG
     docker image ls --format '{{.Repository}}:{{.Tag}}' "$1" | while read -r ref; do
+        # Stale tags of an older recipe: best effort (an image still used by a container stays).
         [ "$ref" = "$1:$2" ] || docker image rm "$ref" >/dev/null 2>&1 || true
     done
 }

@@ -111,6 +111,7 @@ export ANSIBLE_COLLECTIONS_PATH=$work/collections:$community
 export ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 PY_COLORS=0 NO_COLOR=1
 export ANSIBLE_RETRY_FILES_ENABLED=0
 export PATH=$venv/bin:$PATH
+# Legacy spellings that would put another collections path first; unset is a no-op if absent.
 unset ANSIBLE_COLLECTIONS_PATHS ANSIBLE_COLLECTIONS_PATHS_ENV 2>/dev/null || true
 
 (cd "$work" && ansible-galaxy collection build --force --output-path "$work/dist" "$repo" >/dev/null)
