@@ -26,7 +26,7 @@ export PATH := $(VENV)/bin:$(PATH)
 
 help:
 	@echo "make demo         migrate a disposable three-server local fleet in two waves (then demo-rollback, demo-clean)"
-	@echo "make test         lint + sanity + unit + integration (what CI runs)"
+	@echo "make test         lint + sanity + unit + integration + molecule (what CI runs)"
 	@echo "make standin      build the pg_tviews stand-in packages into build/standin/"
 	@echo "make molecule     the molecule scenarios in containers (MOLECULE_SCENARIOS=\"default fleet\" for some)"
 	@echo "make bench        the swap's write-blocked window by data size, into bench/results/"
@@ -86,6 +86,7 @@ test: deps venv collections tree
 	$(MAKE) sanity
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) molecule
 
 build: venv tree
 	@mkdir -p build
@@ -101,7 +102,7 @@ demo-rollback: venv tree
 demo-clean:
 	python3 scripts/demo.py clean
 
-# Containerised scenarios (docs/molecule.md). Not part of `make test` yet: see CHANGELOG.
+# Containerised scenarios (docs/molecule.md); the last step of `make test`.
 molecule: deps venv collections
 	VENV=$(VENV) scripts/molecule/run.sh $(MOLECULE_SCENARIOS)
 
