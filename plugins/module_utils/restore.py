@@ -54,17 +54,28 @@ def restore_into(params, dump_dir, dbname, version, jobs=2, pg_bin_dir=None):
         major = int(fetch_value(admin, "SELECT current_setting('server_version_num')::int / 10000"))
         if database_exists(admin, dbname):
             raise RestoreError("database %s already exists; refusing to restore over it" % dbname)
+        pg_restore = find_client('pg_restore', pg_bin_dir, major)
         with admin.cursor() as cur:
             cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(dbname)))
     finally:
         admin.close()
+    try:
+        _fill(params, dump_dir, dbname, version, jobs, pg_restore)
+    except Exception:
+        # The database is new, made by this call, and holds nothing the backup does not: drop it
+        # so that a re-run starts clean instead of verifying a half-restored copy.
+        drop_database(params, dbname)
+        raise
+
+
+def _fill(params, dump_dir, dbname, version, jobs, pg_restore):
+    from psycopg2 import sql
     conn = connect(params, dbname)
     try:
         with conn.cursor() as cur:
             cur.execute(sql.SQL("CREATE EXTENSION {} VERSION {}").format(sql.Identifier(EXTENSION), sql.Literal(version)))
     finally:
         conn.close()
-    pg_restore = find_client('pg_restore', pg_bin_dir, major)
     env = libpq_env(params)
     listing = subprocess.run([pg_restore, '--list', dump_dir], env=env, capture_output=True, text=True, check=False)
     if listing.returncode != 0:
@@ -83,6 +94,21 @@ def restore_into(params, dump_dir, dbname, version, jobs=2, pg_bin_dir=None):
             os.unlink(list_file)
     if proc.returncode != 0:
         raise RestoreError("pg_restore into %s failed: %s" % (dbname, ' '.join(proc.stderr.split())[:500]))
+
+
+def drop_database(params, name):
+    """Drop ``name`` (ending its sessions). Callers guarantee it is a side copy, never the database
+    being rolled back. Returns False when it does not exist."""
+    from psycopg2 import sql
+    admin = connect(params, 'postgres' if params.get('login_db') == name else None)
+    try:
+        if not database_exists(admin, name):
+            return False
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        return True
+    finally:
+        admin.close()
 
 
 def switch(params, dbname, side, failed_name):

@@ -19,9 +19,12 @@ description:
     metadata rows), and verifies the side database against the manifest.
   - With I(switch), terminates the sessions of I(database), renames it to I(failed_name) and renames
     the side database to I(database), in one transaction.
-  - Safety. With C(state=present) nothing is ever dropped. The restore goes into a new database (an
-    existing one is never restored over). C(state=absent) drops only a side copy, never I(database).
-    A failed verification leaves the side database for inspection and fails. The switch is
+  - Safety. With C(state=present) nothing is dropped but a side database this same call created and
+    could not finish (a failed C(pg_restore) or TVIEW recreation), so that a re-run starts clean; the
+    backup still holds everything it held. The restore goes into a new database (an existing one is
+    never restored over: it is verified instead). C(state=absent) drops only a side copy, never
+    I(database). A failed verification leaves the side database for inspection and fails; drop it
+    with C(state=absent) to restore afresh. The switch is
     reversible by renaming back; it ends the sessions of I(database), so stop the applications first (the rollback role has hooks for that).
 extends_documentation_fragment:
   - pgtviews.ops.connection
@@ -124,7 +127,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
-    DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
+    DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2, fetch_value)
 from ansible_collections.pgtviews.ops.plugins.module_utils import backup_record
 from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils import recreate
@@ -145,24 +148,61 @@ def verify_side(params, side, doc):
     finally:
         conn.close()
     if diffs:
-        raise restore.RestoreError("restored database %s differs from the manifest: %s of %s (and %d more); left in place for inspection"
-                                   % (side, diffs[0]['kind'], diffs[0]['object'], len(diffs) - 1))
+        raise restore.RestoreError("restored database %s differs from the manifest: %s of %s (and %d more); left in place for "
+                                   "inspection (state=absent drops it)" % (side, diffs[0]['kind'], diffs[0]['object'], len(diffs) - 1))
+
+
+def check_inputs(params, side):
+    """Refuse inputs that name the wrong thing, before anything is touched."""
+    names = [params['database'], side] + ([params['failed_name']] if params['switch'] else [])
+    if len(set(names)) != len(names):
+        raise restore.RestoreError("database, side_database and failed_name must be three different names (got %s)"
+                                   % ', '.join(names))
+    if params['state'] == 'present' and not os.path.isfile(os.path.join(dump_dir_of(params['backup_dir']), 'toc.dat')):
+        raise restore.RestoreError("%s holds no directory-format pg_dump (no toc.dat in it or in its dump/)" % params['backup_dir'])
+
+
+def check_backup(params, doc):
+    """The backup must be of this database and, when a record is given, unchanged since it was taken."""
+    if doc.get('database') != params['database']:
+        raise restore.RestoreError("the manifest %s is of database %s, not %s" % (params['manifest'], doc.get('database'), params['database']))
+    if params['record']:
+        record = backup_record.load(params['record'])
+        if record.get('database') != params['database']:
+            raise restore.RestoreError("the backup record %s is of database %s, not %s"
+                                       % (params['record'], record.get('database'), params['database']))
+        issues = backup_record.problems(record)
+        if issues:
+            raise restore.RestoreError("the backup cannot be trusted: %s" % '; '.join(issues))
 
 
 def drop_side(params, side, check_mode):
-    from psycopg2 import sql
     if side == params['database']:
         raise restore.RestoreError("refusing to drop %s: it is the database itself, not a side copy" % side)
-    admin = connect(params, 'postgres' if params.get('login_db') == side else None)
+    if check_mode:
+        admin = connect(params, 'postgres' if params.get('login_db') == side else None)
+        try:
+            return restore.database_exists(admin, side)
+        finally:
+            admin.close()
+    return restore.drop_database(params, side)
+
+
+def restore_side(params, side, doc, version):
+    """Restore into the new database ``side`` and recreate its TVIEWs from the manifest."""
+    restore.restore_into(params, dump_dir_of(params['backup_dir']), side, version, params['jobs'], params['pg_bin_dir'])
     try:
-        if not restore.database_exists(admin, side):
-            return False
-        if not check_mode:
-            with admin.cursor() as cur:
-                cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(side)))
-        return True
-    finally:
-        admin.close()
+        conn = connect(params, side)
+        try:
+            plan, ctx = recreate.build_plan(conn, doc)
+            return recreate.execute(conn, plan, ctx, check_data=True)
+        finally:
+            conn.close()
+    except Exception:
+        # restore_into just made this database from the backup; a copy without its TVIEWs is of
+        # no use, and a re-run must start clean.
+        restore.drop_database(params, side)
+        raise
 
 
 def main():
@@ -187,17 +227,18 @@ def main():
     side = p['side_database'] or '%s_rollback' % p['database']
     result = dict(changed=False, side_database=side, restored=False, switched=False)
     try:
+        check_inputs(p, side)
         if p['state'] == 'absent':
             result['changed'] = drop_side(p, side, module.check_mode)
             module.exit_json(**result)
-        if p['record']:
-            issues = backup_record.problems(backup_record.load(p['record']))
-            if issues:
-                raise restore.RestoreError("the backup cannot be trusted: %s" % '; '.join(issues))
         doc = mf.load_file(p['manifest'])
+        check_backup(p, doc)
         version = p['version'] or doc['extension']['extversion']
         admin = connect(p)
         try:
+            if not fetch_value(admin, "SELECT count(*) FROM pg_available_extension_versions WHERE name = %s AND version = %s",
+                               (restore.EXTENSION, version)):
+                raise restore.RestoreError("pg_tviews %s is not installed on this server: install it first (pgtviews.ops.install)" % version)
             side_exists = restore.database_exists(admin, side)
             already_switched = not side_exists and restore.database_exists(admin, p['failed_name'] or '') \
                 and restore.database_exists(admin, p['database'])
@@ -206,23 +247,16 @@ def main():
         if already_switched:
             module.exit_json(**result)
         if not side_exists:
-            result['changed'] = True
             if module.check_mode:
-                module.exit_json(**result)
-            restore.restore_into(p, dump_dir_of(p['backup_dir']), side, version, p['jobs'], p['pg_bin_dir'])
-            conn = connect(p, side)
-            try:
-                plan, ctx = recreate.build_plan(conn, doc)
-                result['recreated'] = recreate.execute(conn, plan, ctx, check_data=True)
-            finally:
-                conn.close()
-            result['restored'] = True
+                module.exit_json(**dict(result, changed=True))
+            result['recreated'] = restore_side(p, side, doc, version)
+            result['restored'] = result['changed'] = True
         verify_side(p, side, doc)
         if p['switch']:
-            result['changed'] = True
             if not module.check_mode:
                 restore.switch(p, p['database'], side, p['failed_name'])
                 result['switched'] = True
+            result['changed'] = True
     except (DatabaseConnectionError, mf.ManifestError, restore.RestoreError, SwapError, backup_record.RecordError) as e:
         module.fail_json(msg="complete rollback of %s: %s" % (p['database'], to_native(e)), **result)
     module.exit_json(**result)
