@@ -105,3 +105,32 @@ def summarize(checks):
 def by_database(checks, database):
     """Checks about one database plus the host-level ones (no database)."""
     return [c for c in checks if c.get('database') in (None, database)]
+
+
+def utc_now():
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso(ts):
+    return ts.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def run_gate_module(module, names, run_checks, what):
+    """The shared front end of the gate modules (preflight, validate): apply the overrides to
+    what ``run_checks(module)`` found, summarize, time it, and exit. Gates never change anything."""
+    import time
+    from ansible.module_utils.common.text.converters import to_native
+    try:
+        overrides = normalize_overrides(module.params['overrides'], names)
+    except GateError as e:
+        module.fail_json(msg=to_native(e))
+    started, t0 = utc_now(), time.monotonic()
+    try:
+        result = run_checks(module)
+    except Exception as e:  # any failure to finish is reported as such, never as a pass
+        module.fail_json(msg="%s could not finish: %s" % (what, ' '.join(to_native(e).split())))
+    result['checks'] = apply_overrides(result['checks'], overrides)
+    result.update(changed=False, summary=summarize(result['checks']), target_version=module.params['version'],
+                  started_at=iso(started), finished_at=iso(utc_now()), duration_ms=round((time.monotonic() - t0) * 1000, 1))
+    module.exit_json(**result)

@@ -243,9 +243,6 @@ duration_ms:
   type: float
 '''
 
-import datetime
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
@@ -261,14 +258,6 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.gates import SKIP, ch
 CHECKS = ('reachable', 'server_version', 'privileges', 'primary', 'extension_version', 'target_available', 'health',
           'consistency', 'drift', 'definitions', 'prepared_transactions', 'long_transactions', 'sessions', 'backup_space',
           'pg_dump', 'code_scan', 'maintenance_window', 'baseline')
-
-
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def iso(ts):
-    return ts.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
 def check_database(module, db, explicit, own_pids):
@@ -390,7 +379,7 @@ def run_checks(module):
         conn.close()
     checks.append(gates_server.code_scan(p['code_scan'], p['code_scan_source'], p['code_scan_fail_on'],
                                          p['code_scan_required']))
-    checks.append(gates_server.maintenance_window(p['maintenance_windows'], utc_now()))
+    checks.append(gates_server.maintenance_window(p['maintenance_windows'], gates.utc_now()))
     return result
 
 
@@ -423,20 +412,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_psycopg2(module)
-    p = module.params
-    try:
-        overrides = gates.normalize_overrides(p['overrides'], CHECKS)
-    except gates.GateError as e:
-        module.fail_json(msg=to_native(e))
-    started, t0 = utc_now(), time.monotonic()
-    try:
-        result = run_checks(module)
-    except Exception as e:
-        module.fail_json(msg="preflight could not finish: %s" % ' '.join(to_native(e).split()))
-    result['checks'] = gates.apply_overrides(result['checks'], overrides)
-    result.update(changed=False, summary=gates.summarize(result['checks']), target_version=p['version'],
-                  started_at=iso(started), finished_at=iso(utc_now()), duration_ms=round((time.monotonic() - t0) * 1000, 1))
-    module.exit_json(**result)
+    gates.run_gate_module(module, CHECKS, run_checks, 'preflight')
 
 
 if __name__ == '__main__':

@@ -171,9 +171,6 @@ duration_ms:
   type: float
 '''
 
-import datetime
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
@@ -190,14 +187,6 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.gates import SKIP, ch
 
 CHECKS = ('reachable', 'extension_version', 'health', 'consistency', 'readable', 'drift', 'manifest', 'write_path',
           'refresh', 'refresh_timing')
-
-
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def iso(ts):
-    return ts.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
 def verify_manifest(module, conn, db):
@@ -365,20 +354,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_psycopg2(module)
-    p = module.params
-    try:
-        overrides = gates.normalize_overrides(p['overrides'], CHECKS)
-    except gates.GateError as e:
-        module.fail_json(msg=to_native(e))
-    started, t0 = utc_now(), time.monotonic()
-    try:
-        result = run_checks(module)
-    except Exception as e:
-        module.fail_json(msg="validation could not finish: %s" % ' '.join(to_native(e).split()))
-    result['checks'] = gates.apply_overrides(result['checks'], overrides)
-    result.update(changed=False, summary=gates.summarize(result['checks']), target_version=p['version'],
-                  started_at=iso(started), finished_at=iso(utc_now()), duration_ms=round((time.monotonic() - t0) * 1000, 1))
-    module.exit_json(**result)
+    gates.run_gate_module(module, CHECKS, run_checks, 'validation')
 
 
 if __name__ == '__main__':
