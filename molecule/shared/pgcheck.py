@@ -107,6 +107,15 @@ def tview_equals_view(conn, schema, entity):
     return scalar(conn, q) == 0
 
 
+# The app schema's TVIEWs (tests/fixtures/schemas/app.sql), as (schema, entity).
+APP_TVIEWS = (("public", "user"), ("public", "post"), ("public", "comment"), ("Sales Dept", "Bücher"))
+
+
+def tviews_out_of_step(conn):
+    """The app's TVIEWs whose rows are not their view's; empty when all are in step."""
+    return ["%s.tv_%s" % (schema, entity) for schema, entity in APP_TVIEWS if not tview_equals_view(conn, schema, entity)]
+
+
 def write_propagates(conn):
     """Insert a user and rename another in one transaction, look at tv_user and at tv_post (which
     reads v_user: the rename has to cascade), then roll back. Returns a dict of what was seen."""

@@ -57,8 +57,7 @@ def test_the_standby_answers_reads_of_tv_tables(primary, standby):
     before = baseline("mol-replica-primary")["tables"]
     assert pgcheck.snapshot(primary) == before
     assert pgcheck.snapshot(standby) == before
-    for schema, entity in (("public", "post"), ("Sales Dept", "Bücher")):
-        assert pgcheck.tview_equals_view(standby, schema, entity)
+    assert pgcheck.tviews_out_of_step(standby) == []
 
 
 def test_a_write_on_the_primary_reaches_the_standbys_tv_tables(primary, standby):

@@ -15,7 +15,6 @@ def test_data_equal_to_before(host, db):
 
 
 def test_tviews_live(db):
-    for schema, entity in (("public", "user"), ("public", "post"), ("public", "comment"), ("Sales Dept", "Bücher")):
-        assert pgcheck.tview_equals_view(db, schema, entity), "%s.tv_%s differs from its view" % (schema, entity)
+    assert pgcheck.tviews_out_of_step(db) == []
     seen = pgcheck.write_propagates(db)
     assert seen["insert"] and seen["cascade"], seen
