@@ -80,6 +80,9 @@ options:
   failed_name:
     description:
       - New name of the current database when switching. Required with I(switch).
+      - Without I(switch) it still counts: when I(failed_name) and I(database) exist and the side
+        database does not, the switch to that name was made by an earlier run, and nothing is
+        restored again.
     type: str
 attributes:
   check_mode:
@@ -154,7 +157,7 @@ def verify_side(params, side, doc):
 
 def check_inputs(params, side):
     """Refuse inputs that name the wrong thing, before anything is touched."""
-    names = [params['database'], side] + ([params['failed_name']] if params['switch'] else [])
+    names = [params['database'], side] + ([params['failed_name']] if params['failed_name'] else [])
     if len(set(names)) != len(names):
         raise restore.RestoreError("database, side_database and failed_name must be three different names (got %s)"
                                    % ', '.join(names))

@@ -118,6 +118,9 @@ def test_restore_beside_then_switch(pg_cluster, backup, no_side):
     res = restore(pg_cluster, backup, switch=True, failed_name="Rs app_failed")
     assert not res.get("failed"), res.get("msg")
     assert res["changed"] is False and res["switched"] is False, "a second switch ran"
+    res = restore(pg_cluster, backup, failed_name="Rs app_failed")  # the restore step of a resumed rollback
+    assert not res.get("failed"), res.get("msg")
+    assert res["changed"] is False and SIDE not in databases(pg_cluster), "restored again after the switch"
     # the restored database's TVIEWs are live: a write to a base table propagates
     pg_cluster.execute("UPDATE public.tb_user SET name = 'restored' WHERE pk_user = 1", DB)
     assert pg_cluster.execute("SELECT data->>'name' FROM public.tv_user WHERE pk_user = 1", DB)[0][0] == "restored"

@@ -2,6 +2,7 @@
 
 import glob
 import io
+import json
 import os
 import tarfile
 import uuid
@@ -96,8 +97,30 @@ def test_migrate_in_waves_is_idempotent_and_rolls_back(fleet):
     c2 = fleet.cluster("db2")
     assert versions(fleet)["db2"] == "0.1.0"
     assert content(c2) == before["db2"]                                 # the backup's data
-    assert [r[0] for r in c2.execute("SELECT datname FROM pg_database WHERE datname LIKE 'app_failed_%'")]
+    failed = [r[0] for r in c2.execute("SELECT datname FROM pg_database WHERE datname LIKE 'app_failed_%'")]
+    assert len(failed) == 1
     live_and_equal(c2)
+    app_oid = c2.execute("SELECT oid FROM pg_database WHERE datname = 'app'")[0][0]
+    again = fleet.playbook("rollback", "-e", "tviews_target_hosts=db2", "-e", "tviews_rollback_mode=complete",
+                           "-e", "tviews_rollback_confirm=true")
+    assert again.returncode == 0 and recap(again.stdout)["db2"]["changed"] == 0, again.stdout[-3000:]
+
+    # A run cut off between the switch and its record: the re-run sees the switch as made and
+    # only records it; nothing is restored or renamed again.
+    state_path = os.path.join(fleet.root, "db2", "state", "state.json")
+    with open(state_path) as fh:
+        state = json.load(fh)
+    assert state["databases"]["app"]["rollback_complete"]["failed_database"] == failed[0]
+    state["databases"]["app"]["rollback_complete"]["switched"] = False
+    with open(state_path, "w") as fh:
+        json.dump(state, fh)
+    resumed = fleet.playbook("rollback", "-e", "tviews_target_hosts=db2", "-e", "tviews_rollback_mode=complete",
+                             "-e", "tviews_rollback_confirm=true")
+    assert resumed.returncode == 0, resumed.stdout[-4000:]
+    assert c2.execute("SELECT oid FROM pg_database WHERE datname = 'app'")[0][0] == app_oid
+    assert [r[0] for r in c2.execute("SELECT datname FROM pg_database WHERE datname LIKE 'app_%'")] == failed
+    with open(state_path) as fh:
+        assert json.load(fh)["databases"]["app"]["rollback_complete"]["switched"] is True
 
 
 def _broken_artifact(src, dest):
