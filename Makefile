@@ -10,8 +10,9 @@ COLLECTIONS := $(CACHE)/collections
 # ansible-test wants the collection under ansible_collections/<ns>/<name>.
 BUILD_TREE  := $(CURDIR)/.build
 COLL_LINK   := $(BUILD_TREE)/link/ansible_collections/pgtviews/ops
-# Outside the repo: inside it, ansible-test would ask git, which ignores .build/.
-SANITY_TREE := $(or $(TMPDIR),/tmp)/pgtviews-sanity-$(shell id -u)/ansible_collections/pgtviews/ops
+# Outside the repo: inside it, ansible-test would ask git, which ignores .build/. One per checkout,
+# so that two checkouts on one machine (a clone under CI and a working tree) never share it.
+SANITY_TREE := $(or $(TMPDIR),/tmp)/pgtviews-sanity-$(shell id -u)-$(shell printf %s '$(CURDIR)' | md5sum | cut -c1-8)/ansible_collections/pgtviews/ops
 STANDIN_DIR := $(CURDIR)/build/standin
 APT_PACKAGES := postgresql-15 postgresql-server-dev-15 postgresql-client-15 build-essential docker.io debootstrap shellcheck chromium
 
