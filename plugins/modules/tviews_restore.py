@@ -22,7 +22,7 @@ description:
   - Safety. With C(state=present) nothing is dropped but a side database this same call created and
     could not finish (a failed C(pg_restore) or TVIEW recreation), so that a re-run starts clean; the
     backup still holds everything it held. The restore goes into a new database (an existing one is
-    never restored over: it is verified instead). C(state=absent) drops only a side copy, never
+    never restored over; it is verified instead). C(state=absent) drops only a side copy, never
     I(database). A failed verification leaves the side database for inspection and fails; drop it
     with C(state=absent) to restore afresh. The switch is
     reversible by renaming back; it ends the sessions of I(database), so stop the applications first (the rollback role has hooks for that).
@@ -80,7 +80,7 @@ options:
   failed_name:
     description:
       - New name of the current database when switching. Required with I(switch).
-      - Without I(switch) it still counts: when I(failed_name) and I(database) exist and the side
+      - Also given without I(switch). When I(failed_name) and I(database) exist and the side
         database does not, the switch to that name was made by an earlier run, and nothing is
         restored again.
     type: str
@@ -251,7 +251,8 @@ def main():
             module.exit_json(**result)
         if not side_exists:
             if module.check_mode:
-                module.exit_json(**dict(result, changed=True))
+                result['changed'] = True
+                module.exit_json(**result)
             result['recreated'] = restore_side(p, side, doc, version)
             result['restored'] = result['changed'] = True
         verify_side(p, side, doc)
