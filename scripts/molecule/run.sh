@@ -87,7 +87,8 @@ mkdir -p "$work"/{home,ansible-home/tmp,collections,dist,standin,logs}
 
 # ------------------------------------------------------------------ docker and images
 t0=$(now)
-"$here/dockerd.sh"
+# 8>&-: a dockerd started here must not inherit the lock, or it would hold it for as long as it runs.
+"$here/dockerd.sh" 8>&-
 # PostgreSQL 15 on Debian 12 everywhere; PostgreSQL 17 on Debian 13 in the default scenario.
 "$here/build-images.sh" --env-file "$work/images.env" bookworm-pg15 trixie-pg17 >/dev/null
 set -a
