@@ -78,7 +78,6 @@ class Fleet(object):
             "tviews_version": "0.2.0",
             "tviews_install_method": "artifact",
             "tviews_install_src": os.path.join(self.standin_dir, "pg_tviews-v0.2.0-pg15.tar.gz"),
-            "tviews_waves": [1, "100%"],
             "tviews_report_dir": os.path.join(self.root, "reports"),
         }
         all_vars.update(extra_vars or {})
@@ -94,7 +93,9 @@ class Fleet(object):
     def playbook(self, name, *args, check=False, env=None):
         """Run ``ansible-playbook pgtviews.ops.<name>`` against the fleet."""
         penv = ansible_env(self.root, **(env or {}))
-        cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", self.inventory, "pgtviews.ops." + name]
+        cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", self.inventory, "pgtviews.ops." + name,
+               # a play keyword (serial): Ansible reads it from extra vars, never from the inventory
+               "-e", json.dumps({"tviews_waves": [1, "100%"]})]
         if check:
             cmd.append("--check")
         cmd += list(args)

@@ -58,6 +58,12 @@ def fleet(standin_build):
 def test_migrate_in_waves_is_idempotent_and_rolls_back(fleet):
     before = dict((n, content(fleet.cluster(n))) for n in fleet.names)
 
+    # A comma-separated target keeps every host it names, and the standby filter.
+    listed = fleet.playbook("migrate", "--list-hosts", "-e", "tviews_target_hosts=db1,db3")
+    assert listed.returncode == 0, listed.stdout[-2000:] + listed.stderr[-2000:]
+    primaries = listed.stdout.split("Migrate the primaries in waves")[1]
+    assert "db1" in primaries and "db3" in primaries and "db2" not in primaries, listed.stdout
+
     check = fleet.playbook("migrate", check=True)
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-2000:]
     assert set(versions(fleet).values()) == {"0.1.0"}
@@ -68,7 +74,7 @@ def test_migrate_in_waves_is_idempotent_and_rolls_back(fleet):
     assert versions(fleet) == {"db1": "0.2.0", "db2": "0.2.0", "db3": "0.2.0"}
     # The canary wave holds db1 alone; the others follow in a later wave.
     waves = run.stdout.split("PLAY [Migrate the primaries in waves]")[1:]
-    assert len(waves) >= 2
+    assert len(waves) == 2                          # tviews_waves [1, "100%"] was honoured
     assert "[db1]" in waves[0] and "[db2]" not in waves[0] and "[db3]" not in waves[0]
     assert "[db2]" in "".join(waves[1:]) and "[db3]" in "".join(waves[1:])
     for n in fleet.names:
@@ -91,10 +97,19 @@ def test_migrate_in_waves_is_idempotent_and_rolls_back(fleet):
     again = fleet.playbook("rollback", "-e", "tviews_target_hosts=db1")
     assert recap(again.stdout)["db1"]["changed"] == 0, again.stdout[-3000:]
 
+    # "false" on the command line is a string: it must still mean no switch.
+    c2 = fleet.cluster("db2")
+    oid_before = c2.execute("SELECT oid FROM pg_database WHERE datname = 'app'")[0][0]
+    dry = fleet.playbook("rollback", "-e", "tviews_target_hosts=db2", "-e", "tviews_rollback_mode=complete",
+                         "-e", "tviews_rollback_confirm=false")
+    assert dry.returncode == 0, dry.stdout[-4000:] + dry.stderr[-2000:]
+    assert c2.execute("SELECT oid FROM pg_database WHERE datname = 'app'")[0][0] == oid_before
+    assert c2.execute("SELECT datname FROM pg_database WHERE datname LIKE 'app_%' ORDER BY 1") == [("app_rollback",)]
+    assert versions(fleet)["db2"] == "0.2.0"
+
     full = fleet.playbook("rollback", "-e", "tviews_target_hosts=db2", "-e", "tviews_rollback_mode=complete",
                           "-e", "tviews_rollback_confirm=true")
     assert full.returncode == 0, full.stdout[-4000:] + full.stderr[-2000:]
-    c2 = fleet.cluster("db2")
     assert versions(fleet)["db2"] == "0.1.0"
     assert content(c2) == before["db2"]                                 # the backup's data
     failed = [r[0] for r in c2.execute("SELECT datname FROM pg_database WHERE datname LIKE 'app_failed_%'")]
