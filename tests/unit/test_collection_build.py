@@ -17,5 +17,5 @@ def test_build_excludes_tests_and_dev_files(tmp_path):
         top = set(n.split("/")[0] for n in tf.getnames())
     assert {"plugins", "roles", "playbooks", "meta", "docs", "README.md", "CHANGELOG.md", "MANIFEST.json"} <= top
     for dev in ("tests", "molecule", "scripts", "bench", ".venv", ".cache", ".build", "build", "Makefile",
-                ".ci", ".pytest_cache", "requirements-dev.txt", "demo"):
+                ".ci", ".pytest_cache", "requirements-dev.txt", "demo", "awx", "execution-environment.yml"):
         assert dev not in top, dev
