@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import os
 import subprocess
 
@@ -59,12 +60,23 @@ def restore_into(params, dump_dir, dbname, version, jobs=2, pg_bin_dir=None):
             cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(dbname)))
     finally:
         admin.close()
-    try:
+    # The database is new, made by this call, and holds nothing the backup does not: a failure
+    # drops it so that a re-run starts clean instead of verifying a half-restored copy.
+    with discarded_on_failure(params, dbname):
         _fill(params, dump_dir, dbname, version, jobs, pg_restore)
-    except Exception:
-        # The database is new, made by this call, and holds nothing the backup does not: drop it
-        # so that a re-run starts clean instead of verifying a half-restored copy.
-        drop_database(params, dbname)
+
+
+@contextlib.contextmanager
+def discarded_on_failure(params, name):
+    """Drop the database ``name``, which the caller has just made, when the block fails. The
+    block's error is the one raised; a failed drop is added to it."""
+    try:
+        yield
+    except Exception as e:
+        try:
+            drop_database(params, name)
+        except Exception as cleanup:
+            raise RestoreError("%s; %s, made for it, could not be dropped (%s): drop it with state=absent" % (e, name, cleanup))
         raise
 
 

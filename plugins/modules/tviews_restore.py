@@ -194,18 +194,14 @@ def drop_side(params, side, check_mode):
 def restore_side(params, side, doc, version):
     """Restore into the new database ``side`` and recreate its TVIEWs from the manifest."""
     restore.restore_into(params, dump_dir_of(params['backup_dir']), side, version, params['jobs'], params['pg_bin_dir'])
-    try:
+    # A copy without its TVIEWs is of no use, and a re-run must start clean.
+    with restore.discarded_on_failure(params, side):
         conn = connect(params, side)
         try:
             plan, ctx = recreate.build_plan(conn, doc)
             return recreate.execute(conn, plan, ctx, check_data=True)
         finally:
             conn.close()
-    except Exception:
-        # restore_into just made this database from the backup; a copy without its TVIEWs is of
-        # no use, and a re-run must start clean.
-        restore.drop_database(params, side)
-        raise
 
 
 def main():
