@@ -276,11 +276,15 @@ def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require
 
 
 def _lock(cur, ctx, mode):
-    """Take every lock in a fixed order. Base tables ACCESS EXCLUSIVE (their triggers are
-    replaced); tv_ tables EXCLUSIVE when adopted (reads go on) or ACCESS EXCLUSIVE when rebuilt."""
+    """Take every lock in a fixed order, in two rounds. First EXCLUSIVE on every table (base, then
+    tv_): writes stop, reads go on, so a writer's trigger that reads another of these tables (a
+    cascade through a view) never waits on us while we wait on its write. Then ACCESS EXCLUSIVE
+    on the base tables (their triggers are replaced) and, when rebuilt, on the tv_ tables; no
+    write is in flight by then, only reads, which do not wait on each other."""
     sql = _sql()
-    tv_mode = 'ACCESS EXCLUSIVE' if mode == 'rebuild' else 'EXCLUSIVE'
-    for names, lock_mode in ((ctx['lock_base'], 'ACCESS EXCLUSIVE'), (ctx['lock_tv'], tv_mode)):
+    exclusive = ctx['lock_base'] + ctx['lock_tv']
+    access_exclusive = ctx['lock_base'] + (ctx['lock_tv'] if mode == 'rebuild' else [])
+    for names, lock_mode in ((exclusive, 'EXCLUSIVE'), (access_exclusive, 'ACCESS EXCLUSIVE')):
         for name in names:
             cur.execute(sql.SQL("LOCK TABLE {} IN {} MODE").format(sql.SQL(name), sql.SQL(lock_mode)))
 

@@ -17,8 +17,9 @@ description:
     transaction on a fresh connection. Either the database is on the new version with every TVIEW
     registered, triggered and verified, or it is exactly as it was.
   - "Steps inside the transaction: refuse when prepared transactions are open in the database; lock
-    every base table (ACCESS EXCLUSIVE) and every C(tv_) table (EXCLUSIVE when adopting, so reads go
-    on; ACCESS EXCLUSIVE when rebuilding) in a fixed order, so writers wait instead of failing; record
+    every base and C(tv_) table EXCLUSIVE (writes wait, reads go on), then every base table ACCESS
+    EXCLUSIVE (and every C(tv_) table too when rebuilding), in a fixed order, so writers wait instead
+    of failing and a writer's trigger that reads another of these tables cannot deadlock with it; record
     the old catalog and row counts; set aside the objects outside the extension that depend on
     extension members (and, when rebuilding, on TVIEW objects); drop the old base-table triggers and
     the non-member helper C(tview_trigger_handler()); C(DROP EXTENSION) and C(CREATE EXTENSION ...
