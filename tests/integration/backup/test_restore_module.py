@@ -2,7 +2,8 @@
 beside the database, its TVIEWs recreated and checked against the manifest, and switched in by
 renaming. Then the inputs that must stop it before anything changes (a missing dump, a tampered
 backup, a backup of another database, a version the server lacks, clashing names) and the
-failures that must leave no half-built copy behind (pg_restore failing)."""
+failures that must leave no half-built copy behind (pg_restore failing, recreated TVIEWs
+that do not match the manifest)."""
 
 import json
 import os
@@ -217,22 +218,51 @@ def test_existing_side_copy_that_differs_is_left_and_reported(pg_cluster, backup
     assert res["changed"] is False
 
 
-def test_failed_pg_restore_leaves_no_half_built_copy(pg_cluster, backup, no_side):
-    bindir = os.path.join(make_base_dir("pgtviews-restore-bin-"), "bin")
-    os.makedirs(bindir)
-    # pg_restore that lists fine and then fails partway, as on a full disk or a lost connection
-    with open(os.path.join(bindir, "pg_restore"), "w") as fh:
-        fh.write('#!/bin/sh\ncase " $* " in *" --list "*) exec %s "$@";; esac\n'
-                 'echo "pg_restore: error: could not write to the server" >&2\nexit 1\n'
-                 % os.path.join(pg_cluster.install.bindir, "pg_restore"))
-    os.chmod(os.path.join(bindir, "pg_restore"), 0o755)
+@pytest.fixture
+def wrapped_pg_restore(pg_cluster):
+    """A bin directory whose pg_restore lists with the real one and runs ``body`` (sh) for the
+    restore itself; ``$real`` is the real pg_restore and ``$db`` the target database."""
+    made = []
+
+    def make(body):
+        bindir = os.path.join(make_base_dir("pgtviews-restore-bin-"), "bin")
+        made.append(os.path.dirname(bindir))
+        os.makedirs(bindir)
+        with open(os.path.join(bindir, "pg_restore"), "w") as fh:
+            fh.write('#!/bin/sh\nreal=%s\nbin=%s\n'
+                     'case " $* " in *" --list "*) exec "$real" "$@";; esac\n'
+                     'db=; prev=; for a in "$@"; do [ "$prev" = --dbname ] && db=$a; prev=$a; done\n%s\n'
+                     % (os.path.join(pg_cluster.install.bindir, "pg_restore"), pg_cluster.install.bindir, body))
+        os.chmod(os.path.join(bindir, "pg_restore"), 0o755)
+        return bindir
+
+    yield make
+    for d in made:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_failed_pg_restore_leaves_no_half_built_copy(pg_cluster, backup, no_side, wrapped_pg_restore):
+    # fails partway, as on a full disk or a lost connection
+    bindir = wrapped_pg_restore('echo "pg_restore: error: could not write to the server" >&2\nexit 1')
     before = databases(pg_cluster)
-    try:
-        refused(restore(pg_cluster, backup, pg_bin_dir=bindir), "pg_restore into Rs app_rollback failed", "could not write")
-    finally:
-        shutil.rmtree(os.path.dirname(bindir), ignore_errors=True)
+    refused(restore(pg_cluster, backup, pg_bin_dir=bindir), "pg_restore into Rs app_rollback failed", "could not write")
     assert databases(pg_cluster) == before, "a half-restored side database was left behind"
     # the next run, with a working pg_restore, starts clean
+    res = restore(pg_cluster, backup)
+    assert not res.get("failed"), res.get("msg")
+    assert res["restored"] is True
+
+
+def test_failed_recreate_leaves_no_half_built_copy(pg_cluster, backup, no_side, wrapped_pg_restore):
+    # pg_restore succeeds, but the data it restored lacks a row the manifest counted, so the
+    # TVIEWs recreated from it would not match: the copy is dropped, never switched in
+    bindir = wrapped_pg_restore('"$real" "$@" || exit $?\n'
+                                '"$bin/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" '
+                                '-c "DELETE FROM tb_comment WHERE id IN (SELECT id FROM tb_comment ORDER BY id LIMIT 1)"')
+    before = databases(pg_cluster)
+    res = restore(pg_cluster, backup, pg_bin_dir=bindir, switch=True, failed_name="Rs app_failed")
+    refused(res, "rows, the manifest has")
+    assert databases(pg_cluster) == before, "the side copy whose TVIEWs failed verification was left behind"
     res = restore(pg_cluster, backup)
     assert not res.get("failed"), res.get("msg")
     assert res["restored"] is True
