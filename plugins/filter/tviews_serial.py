@@ -25,13 +25,7 @@ def tviews_serial_batches(serial, hosts):
     batches = []
     index = 0
     while remaining:
-        value = values[index]
-        try:
-            size = pct_to_int(value, total) if isinstance(value, (string_types, int)) and not isinstance(value, bool) else None
-        except ValueError:
-            size = None
-        if size is None:
-            raise AnsibleFilterError('tviews_serial_batches: %r is not a batch size (a whole number or a percentage)' % (value,))
+        size = _size(values[index], total)
         if size <= 0:
             batches.append(remaining)
             break
@@ -39,6 +33,16 @@ def tviews_serial_batches(serial, hosts):
         remaining = remaining[size:]
         index = min(index + 1, len(values) - 1)
     return batches
+
+
+def _size(value, total):
+    problem = isinstance(value, bool) or not isinstance(value, (string_types, int))
+    if not problem:
+        try:
+            return pct_to_int(value, total)
+        except ValueError:
+            pass
+    raise AnsibleFilterError('tviews_serial_batches: %r is not a batch size (a whole number or a percentage)' % (value,))
 
 
 class FilterModule(object):
