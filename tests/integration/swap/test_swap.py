@@ -207,14 +207,14 @@ def test_backend_killed_mid_transaction(cluster, app):
     killed = []
 
     def killer():
+        # Only the big TVIEW's rebuild, and in one statement: a small TVIEW's create is over in
+        # milliseconds, and a kill sent after a separate look could land in the step after it.
         deadline = time.time() + 60
         while time.time() < deadline and not killed:
             rows = cluster.execute(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgtviews.ops' "
-                "AND state = 'active' AND query LIKE %s", db, ("%pg_tviews_create%",))
-            if rows:
-                cluster.execute("SELECT pg_terminate_backend(%s)", db, (rows[0][0],))
-                killed.append(rows[0][0])
+                "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgtviews.ops' "
+                "AND state = 'active' AND query LIKE %s", db, ("%pg_tviews_create%tb_big%",))
+            killed.extend(pid for pid, _ in rows)
             time.sleep(0.01)
 
     t = threading.Thread(target=killer)
