@@ -214,7 +214,7 @@ def test_backend_killed_mid_transaction(cluster, app):
             rows = cluster.execute(
                 "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgtviews.ops' "
                 "AND state = 'active' AND query LIKE %s", db, ("%pg_tviews_create%tb_big%",))
-            killed.extend(pid for pid, _ in rows)
+            killed.extend(row[0] for row in rows)
             time.sleep(0.01)
 
     t = threading.Thread(target=killer)
