@@ -1,12 +1,10 @@
 """The wrappers' checks, run for real with ansible-playbook: a bad answer stops the run with a message
 that names its field before any play of the collection starts; good answers reach the plays."""
 
-import copy
 import re
 
 import pytest
 
-from tests.unit.awx import awx_files
 from tests.unit.awx.awx_files import good_answers, run_wrapper
 
 CHECK_PLAY = "PLAY [Check the survey answers before anything runs]"
@@ -94,15 +92,13 @@ def test_comma_pattern_is_passed_on_as_one_colon_pattern(tmp_path):
     assert sorted(hosts) == ["db1", "db2"]
 
 
-def test_survey_answers_win_over_inventory_variables(tmp_path, monkeypatch):
+def test_survey_answers_win_over_inventory_variables(tmp_path):
     # An AWX inventory may carry tviews_waves or tviews_target_hosts; the wrappers pass the answers
     # as play variables, which both the play keywords and the tasks read, so the playbooks' own
     # play-keyword check lets the run through, in the survey's waves.
-    inventory = copy.deepcopy(awx_files.INVENTORY)
-    inventory["all"]["vars"].update({"tviews_waves": [2, "100%"], "tviews_target_hosts": "db1"})
-    monkeypatch.setattr(awx_files, "INVENTORY", inventory)
     answers = good_answers("migrate", tviews_survey_target_hosts="tviews_primaries", tviews_survey_waves="1,100%")
-    proc = run_wrapper("migrate", answers, tmp_path, "--tags", "always")
+    proc = run_wrapper("migrate", answers, tmp_path, "--tags", "always",
+                       inventory_vars={"tviews_waves": [2, "100%"], "tviews_target_hosts": "db1"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     plays = proc.stdout.split("PLAY [Migrate the primaries in waves]")[1:]
     assert len(plays) == 2, proc.stdout

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from tests.harness.modules import REPO, ansible_env
-from tests.unit.awx.awx_files import ANSIBLE_PLAYBOOK, AWX, TEMPLATES, wrapper, write_inventory
+from tests.unit.awx.awx_files import AWX, TEMPLATES, wrapper
+from tests.unit.unreachable_fleet import ANSIBLE_PLAYBOOK, write_inventory
 
 CHECK_MODULES = {"ansible.builtin.assert", "ansible.builtin.import_tasks"}
 

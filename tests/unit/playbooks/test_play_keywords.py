@@ -3,21 +3,15 @@ the inventory would be ignored there while the tasks see it. The playbooks' firs
 play before anything runs. The batch arithmetic is checked against ansible-playbook's own, and the
 playbooks are run for real (only their checks: --tags always) on an inventory of unreachable hosts."""
 
-import os
-import subprocess
-
 import pytest
-import yaml
 
 from ansible.errors import AnsibleFilterError
 from ansible.executor.playbook_executor import PlaybookExecutor
 
 from ansible_collections.pgtviews.ops.plugins.filter.tviews_serial import tviews_serial_batches
 
-from tests.harness.modules import REPO, ansible_env
+from tests.unit.unreachable_fleet import PRIMARIES, run_playbook
 
-ANSIBLE_PLAYBOOK = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
-PRIMARIES = ["db1", "db2", "db3", "db4"]
 WAVES_PLAY = "PLAY [Migrate the primaries in waves]"
 
 
@@ -65,17 +59,7 @@ def test_a_bad_batch_size_is_named(bad):
 
 
 def run(tmp_path, playbook, inventory_vars=None, *args):
-    inventory = {"all": {
-        # unreachable on purpose (the discard port): the checks need no connection
-        "vars": dict({"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 9}, **(inventory_vars or {})),
-        "children": {"tviews_standbys": {"hosts": {"rep1": None}},
-                     "tviews_primaries": {"hosts": dict.fromkeys(PRIMARIES)}},
-    }}
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump(inventory))
-    cmd = [ANSIBLE_PLAYBOOK, "-i", str(path), "pgtviews.ops." + playbook, "--tags", "always"] + list(args)
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path), env=ansible_env(str(tmp_path)),
-                          timeout=300, check=False)
+    proc = run_playbook("pgtviews.ops." + playbook, tmp_path, "--tags", "always", *args, inventory_vars=inventory_vars)
     return proc.returncode, proc.stdout + proc.stderr
 
 
