@@ -12,6 +12,7 @@ import traceback
 
 try:
     import psycopg2
+    import psycopg2.errors
     import psycopg2.extras
     HAS_PSYCOPG2 = True
     PSYCOPG2_IMPORT_ERROR = None
@@ -20,6 +21,19 @@ except ImportError:
     PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
 
 from ansible.module_utils.basic import missing_required_lib
+
+
+# Every session we open gives way to the application (docs/operator-guide.md, "Migrating with the
+# application running"): it never waits in a lock queue (where application statements would queue
+# behind it) for longer than LOCK_TIMEOUT_MS, it detects a deadlock long before an application session
+# with the default 1 s would, so it is the one rolled back, and no statement runs unbounded. Steps
+# that must wait longer (the swap's lock round) set their own values for their transaction.
+LOCK_TIMEOUT_MS = 50
+DEADLOCK_TIMEOUT_MS = 20
+STATEMENT_TIMEOUT_MS = 30 * 60 * 1000
+SESSION_SETTINGS = (('lock_timeout', '%dms' % LOCK_TIMEOUT_MS),
+                    ('statement_timeout', '%dms' % STATEMENT_TIMEOUT_MS),
+                    ('deadlock_timeout', '%dms' % DEADLOCK_TIMEOUT_MS))
 
 
 class DatabaseConnectionError(Exception):
@@ -86,8 +100,23 @@ def connect(params, dbname=None, autocommit=True):
         if secret:
             msg = msg.replace(secret, '********')
         raise DatabaseConnectionError("cannot connect to %s: %s" % (describe(kw), ' '.join(msg.split()) or 'unknown error'))
+    conn.autocommit = True
+    apply_session_settings(conn)
     conn.autocommit = autocommit
     return conn
+
+
+def apply_session_settings(conn):
+    """SESSION_SETTINGS on an autocommit connection. deadlock_timeout needs superuser (or SET
+    privilege on it); without it the session keeps the server's value, and returns False."""
+    ok = True
+    with conn.cursor() as cur:
+        for name, value in SESSION_SETTINGS:
+            try:
+                cur.execute("SELECT set_config(%s, %s, false)", (name, value))
+            except psycopg2.errors.InsufficientPrivilege:
+                ok = False
+    return ok
 
 
 def dict_cursor(conn):

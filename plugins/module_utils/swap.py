@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.connection import fetch_all
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import DEADLOCK_TIMEOUT_MS, fetch_all
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import detect as detect_mod
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import ADAPTERS, adapter_for
@@ -23,7 +23,6 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot impo
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import generation_of, parse_version
 
 EXTENSION = 'pg_tviews'
-DEADLOCK_TIMEOUT_MS = 50
 
 
 class SwapError(Exception):
@@ -334,11 +333,15 @@ def other_session_pids(conn):
     return [r['pid'] for r in objects.other_sessions(conn)]
 
 
-def execute(conn, plan, ctx, target, lock_timeout_ms=2000, lock_retries=5, statement_timeout_ms=0,
+def execute(conn, plan, ctx, target, lock_timeout_ms=100, lock_retries=20, statement_timeout_ms=0,
             rehearse=False, terminate_other_sessions=False, sleep=time.sleep):
-    """Run the plan in one transaction, retrying lock acquisition with backoff.
-    Returns a result dict; raises SwapError (after ROLLBACK) on any failure."""
-    sql = _sql()
+    """Run the plan in one transaction. Each attempt may spend at most ``lock_timeout_ms`` taking
+    all its locks (application statements queue behind a waiting LOCK, so that is also the
+    longest a failed attempt makes them wait); after a lock timeout or a deadlock the attempt is
+    rolled back, the application goes on, and the next attempt follows a backoff.
+    ``window_ms`` runs from the first LOCK of the attempt that succeeded to the end of COMMIT:
+    the time writers on the TVIEW tables were blocked. Returns a result dict; raises SwapError
+    (after ROLLBACK) on any failure."""
     import psycopg2
     import psycopg2.errors
     conn.autocommit = False
@@ -360,23 +363,27 @@ def execute(conn, plan, ctx, target, lock_timeout_ms=2000, lock_retries=5, state
             if cur.fetchone()[0]:
                 raise SwapError('prepared transactions', "prepared transactions are open in this database; "
                                 "resolve them (COMMIT/ROLLBACK PREPARED) before the swap")
-            # A writer whose trigger reads other tables can deadlock with our lock sequence;
-            # a short deadlock_timeout makes this session, never the writer, the one to give way.
+            # The lock round as a whole is bounded by statement_timeout as well, so a round that
+            # waits a little on each of many tables still ends within the budget. A short
+            # deadlock_timeout makes this session, never a writer, the one a deadlock rolls back.
             cur.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true), "
                         "set_config('deadlock_timeout', %s, true)",
-                        ('%dms' % lock_timeout_ms, '%dms' % statement_timeout_ms, '%dms' % DEADLOCK_TIMEOUT_MS))
+                        ('%dms' % lock_timeout_ms, '%dms' % lock_timeout_ms, '%dms' % DEADLOCK_TIMEOUT_MS))
             t_lock = time.monotonic()
             try:
                 _lock(cur, ctx, ctx['mode'])
-            except (psycopg2.errors.LockNotAvailable, psycopg2.errors.DeadlockDetected) as e:
+            except (psycopg2.errors.LockNotAvailable, psycopg2.errors.DeadlockDetected, psycopg2.errors.QueryCanceled) as e:
                 conn.rollback()
+                result.setdefault('failed_attempts_ms', []).append(round((time.monotonic() - t_lock) * 1000, 1))
                 if attempts > lock_retries:
-                    raise SwapError('lock', "could not lock the TVIEW tables within %d ms after %d attempts: %s"
-                                    % (lock_timeout_ms, attempts, e))
+                    raise SwapError('lock', "could not take the locks of the TVIEW tables within %d ms in %d attempts "
+                                    "(the last one: %s); the application kept running and nothing was changed"
+                                    % (lock_timeout_ms, attempts, ' '.join(str(e.pgerror or e).split())))
                 sleep(min(0.2 * (2 ** (attempts - 1)), 5.0))
                 continue
             t_locked = time.monotonic()
             result['lock_wait_ms'] = round((t_locked - t_lock) * 1000, 1)
+            cur.execute("SELECT set_config('statement_timeout', %s, true)", ('%dms' % statement_timeout_ms,))
             count_before(conn, ctx)
             step = tview = None
             try:
@@ -394,7 +401,7 @@ def execute(conn, plan, ctx, target, lock_timeout_ms=2000, lock_retries=5, state
             else:
                 conn.commit()
             t_done = time.monotonic()
-            result['window_ms'] = round((t_done - t_locked) * 1000, 1)
+            result['window_ms'] = round((t_done - t_lock) * 1000, 1)
             result['statements_ms'] = round((t_end - t_locked) * 1000, 1)
             result['rehearsed'] = rehearse
             return result

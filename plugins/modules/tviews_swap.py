@@ -66,14 +66,17 @@ options:
     type: path
   lock_timeout:
     description:
-      - Milliseconds to wait for each lock before giving up the attempt.
+      - Milliseconds one attempt may spend taking all its locks before it gives up, rolls back and
+        lets the application go on. Application statements on the TVIEW tables queue behind a
+        waiting lock, so this is also the longest a failed attempt makes them wait.
     type: int
-    default: 2000
+    default: 100
   lock_retries:
     description:
-      - Further attempts after a lock timeout, with exponential backoff (0.2 s doubling, at most 5 s).
+      - Further attempts after a lock timeout or a deadlock, with exponential backoff (0.2 s doubling,
+        at most 5 s).
     type: int
-    default: 5
+    default: 20
   statement_timeout:
     description:
       - Milliseconds any one statement of the swap may run; 0 means no limit.
@@ -163,7 +166,8 @@ lock_wait_ms:
   returned: when the swap ran
   type: float
 window_ms:
-  description: Write-blocked window, from the last lock acquired to COMMIT (or ROLLBACK when rehearsing).
+  description: Write-blocked window, from the first LOCK of the successful attempt to the end of COMMIT
+    (or ROLLBACK when rehearsing); the longest an application statement on a TVIEW table waited for it.
   returned: when the swap ran
   type: float
 lock_attempts:
@@ -220,8 +224,8 @@ def main():
         strategy=dict(type='str', choices=['auto', 'update', 'swap'], default='auto'),
         tview_mode=dict(type='str', choices=['adopt', 'rebuild'], default='adopt'),
         manifest=dict(type='path'),
-        lock_timeout=dict(type='int', default=2000),
-        lock_retries=dict(type='int', default=5),
+        lock_timeout=dict(type='int', default=100),
+        lock_retries=dict(type='int', default=20),
         statement_timeout=dict(type='int', default=0),
         terminate_other_sessions=dict(type='bool', default=False),
         keep_dependents=dict(type='bool', default=True),
