@@ -5,11 +5,14 @@
 1. Pre-checks, before anything is written: pg_tviews installed, a primary, pg_dump at least
    the server's major (pg_restore at least pg_dump's), free space at the destination (and,
    for a test restore, on the server when its data directory is visible here).
-2. Under the database's lock, a new 0700 directory; the manifest captured into it (and stored
-   in the database, so the dump carries it too).
-3. One REPEATABLE READ snapshot, exported: pg_dump --format=directory uses it, and the CSV,
-   the expected table of contents and the source row counts are read in it, so the test
-   restore compares with exactly what was dumped even while the application writes.
+2. Under the database's lock, a new 0700 directory.
+3. One REPEATABLE READ snapshot, exported: the manifest (catalog, row counts, checksums) is read
+   in it, then pg_dump --format=directory dumps it, and the CSV, the expected table of contents
+   and the source row counts are read in it too. Manifest, dump and test restore describe the
+   same data however the application writes meanwhile, so a restored copy (rehearsal, complete
+   rollback) is checked against the manifest exactly. The manifest is also stored in the
+   database (pgtviews_ops.manifests, created before the snapshot) after the snapshot was taken,
+   so the dump carries the store with the earlier manifests but not this one.
 4. pg_restore --list must list every TVIEW and base table; optionally a test restore into a
    scratch database with equal row counts, dropped afterwards in every case.
 5. The record, last, atomically, 0600. Then retention.
@@ -239,14 +242,9 @@ def _backup(p, conn, facts, tools, backup_dir, now, host_label, db_size, progres
     csv_path = os.path.join(backup_dir, layout.CSV)
     record_path = os.path.join(backup_dir, layout.RECORD)
     _set_lock_timeout(conn, p['lock_wait_timeout'])
-
-    progress.update('manifest', directory=backup_dir)
-    t = time.time()
-    try:
-        manifest, stored_id = mf.capture(conn, manifest_path, store_in_database=True)
-    except Exception as e:
-        raise BackupError("manifest capture: %s" % one_line(e))
-    durations['manifest'] = round(time.time() - t, 3)
+    # The store exists before the snapshot, so every dump carries it (with the earlier manifests).
+    with conn.cursor() as cur:
+        mf.ensure_store(cur)
 
     sconn = connect(p, autocommit=False)
     try:
@@ -255,6 +253,14 @@ def _backup(p, conn, facts, tools, backup_dir, now, host_label, db_size, progres
         with sconn.cursor() as cur:
             cur.execute("SELECT pg_export_snapshot()")
             snapshot_id = cur.fetchone()[0]
+
+        progress.update('manifest', directory=backup_dir)
+        t = time.time()
+        try:
+            manifest, stored_id = mf.capture(conn, manifest_path, store_in_database=True, read_conn=sconn)
+        except Exception as e:
+            raise BackupError("manifest capture: %s" % one_line(e))
+        durations['manifest'] = round(time.time() - t, 3)
         records = tviews(sconn, facts)[1]
 
         progress.update('dump', nbytes=0)

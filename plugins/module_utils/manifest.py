@@ -26,6 +26,11 @@ TVIEW_FIELDS = ('entity', 'schema', 'table', 'view', 'qualified_table', 'qualifi
 
 DIFF_KINDS = ('missing_tview', 'extra_tview', 'definition', 'row_count', 'checksum', 'ids', 'index', 'grant',
               'comment', 'dependent', 'base_table')
+# Differences in data: only meaningful against a copy of the manifest's own snapshot (a restored
+# backup). On a live database the application writes after the capture, so they mean nothing
+# there; what a migration could do to data is checked in the swap's window (row counts, ids) and
+# by comparing every tv_ with its v_ in one snapshot.
+DATA_KINDS = ('row_count', 'checksum', 'ids', 'base_table')
 
 
 class ManifestError(ValueError):
@@ -85,9 +90,10 @@ def _grant_set(details):
     return set((g['grantee'], g['privilege'], g['grantable']) for g in (details or {}).get('grants') or [])
 
 
-def compare(expected, actual):
+def compare(expected, actual, data=True):
     """Every difference between a manifest and a live manifest-shaped document, as a list of
-    {kind, object, expected, actual}. Kinds are DIFF_KINDS."""
+    {kind, object, expected, actual}. Kinds are DIFF_KINDS; without ``data``, DATA_KINDS are
+    left out (a live database the application writes to)."""
     diffs = []
 
     def add(kind, obj, exp, act):
@@ -124,6 +130,8 @@ def compare(expected, actual):
         e, a = expected['base_tables'].get(name), actual['base_tables'].get(name)
         if e != a:
             add('base_table', name, e, a)
+    if not data:
+        diffs = [d for d in diffs if d['kind'] not in DATA_KINDS]
     return diffs
 
 
@@ -173,13 +181,15 @@ def load_stored(cur, digest=None):
     return load(row[0], 'the manifest stored in %s.%s' % (STORE_SCHEMA, STORE_TABLE)) if row else None
 
 
-def capture(conn, path, store_in_database=True, dry_run=False):
+def capture(conn, path, store_in_database=True, dry_run=False, read_conn=None):
     """Build the manifest of the connected database and write it to ``path`` (0600), and
     store it in the database first in the same transaction, committed only once the file
-    is written. Returns (document, stored id or None)."""
+    is written. ``read_conn`` (default ``conn``) is the session the manifest is read in: the
+    backup passes the one holding the snapshot pg_dump dumps, so both describe the same data.
+    Returns (document, stored id or None)."""
     from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
     from ansible_collections.pgtviews.ops.plugins.module_utils.private_file import write_private
-    doc = build(snapshot(conn, ('catalog', 'data')))
+    doc = build(snapshot(read_conn or conn, ('catalog', 'data')))
     if dry_run:
         return doc, None
     stored_id = None

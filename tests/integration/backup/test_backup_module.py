@@ -100,7 +100,9 @@ def test_backup_verified_and_test_restored(pg_cluster, app, dest):
     compared = dict((c["table"], c["rows"]) for c in restore["compared"])
     assert sorted(compared) == TABLES
     for table, rows in compared.items():
-        assert rows == count(pg_cluster, DB, table), table
+        # This backup's own manifest is stored after the snapshot the dump and the manifest share.
+        later = 1 if table == "pgtviews_ops.manifests" else 0
+        assert rows == count(pg_cluster, DB, table) - later, table
     assert compared["public.tb_comment"] == 120 and compared['"Sales Dept"."tv_Bücher"'] == 5
     assert "public.pg_tview_meta" in [n["table"] for n in restore["not_compared"]]
     assert record["verification"]["list"]["checked"] >= 4 * 3 + 4 * 2
