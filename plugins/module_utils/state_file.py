@@ -14,6 +14,11 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.private_file import w
 
 FORMAT = 1
 SECRET_HINTS = ('password', 'passwd', 'secret', 'token')
+# Phases that change a database's extension. A backup taken before one of them no longer stands
+# for a new migration: the application has written since, and a complete rollback to it would
+# silently lose those writes. Rollback still reads it (it is the copy from before the swap).
+CHANGE_PHASES = ('swap', 'rollback', 'rollback_complete')
+BACKUP_PHASES = ('backup', 'backup_after')
 
 
 class StateError(ValueError):
@@ -45,10 +50,16 @@ def check_no_secrets(data, where='data'):
 
 
 def merged(doc, database, phase, data):
-    """A new document with ``data`` recorded for (database, phase)."""
+    """A new document with ``data`` recorded for (database, phase). Recording a change phase
+    marks the database's backups as superseded by it (see CHANGE_PHASES)."""
     check_no_secrets(data)
     new = json.loads(json.dumps(doc))
-    new['databases'].setdefault(database, {})[phase] = data
+    entry = new['databases'].setdefault(database, {})
+    entry[phase] = data
+    if phase in CHANGE_PHASES:
+        for name in BACKUP_PHASES:
+            if isinstance(entry.get(name), dict) and 'superseded_by' not in entry[name]:
+                entry[name]['superseded_by'] = phase
     return new
 
 

@@ -48,3 +48,23 @@ def test_state_file_refuses_secrets_and_merges(tmp_path):
     assert state_file.read(path)["databases"]["app"]["swap"] == {"window_ms": 3.5}
     with pytest.raises(state_file.StateError, match="looks like a secret"):
         state_file.merged(doc, "app", "backup", {"conn": {"login_password": "x"}})
+
+
+def test_a_swap_or_rollback_supersedes_the_backups_taken_before_it():
+    doc = {"format": state_file.FORMAT, "databases": {}}
+    doc = state_file.merged(doc, "app", "backup", {"path": "/b/1", "created": "t1"})
+    doc = state_file.merged(doc, "app", "backup_after", {"path": "/b/after"})
+    doc = state_file.merged(doc, "app", "rehearsal", {"passed": True})
+    assert "superseded_by" not in doc["databases"]["app"]["backup"]      # a rehearsal changes nothing
+    doc = state_file.merged(doc, "app", "swap", {"window_ms": 3.5})
+    assert doc["databases"]["app"]["backup"] == {"path": "/b/1", "created": "t1", "superseded_by": "swap"}
+    assert doc["databases"]["app"]["backup_after"]["superseded_by"] == "swap"
+    # The first change is kept (recording again changes nothing), and a new backup stands again.
+    again = state_file.merged(doc, "app", "rollback", {"mode": "immediate"})
+    assert again["databases"]["app"]["backup"]["superseded_by"] == "swap"
+    assert state_file.merged(again, "app", "rollback", {"mode": "immediate"}) == again
+    fresh = state_file.merged(again, "app", "backup", {"path": "/b/2"})
+    assert fresh["databases"]["app"]["backup"] == {"path": "/b/2"}
+    # Another database is not touched.
+    other = state_file.merged(state_file.merged(doc, "other", "backup", {"path": "/o"}), "app", "rollback", {})
+    assert "superseded_by" not in other["databases"]["other"]["backup"]
