@@ -164,12 +164,13 @@ def manifest(database, source, differences, unexpected, error=None):
 
 
 def write_path(database, results):
-    """``results``: [{tview, status: pass|fail|untestable, detail}] from gates_writepath."""
+    """``results``: [{tview, status: pass|fail|untestable|busy, detail}] from gates_writepath. A
+    busy TVIEW (every row tried was locked by the application) warns: the test gave way."""
     if not results:
         return check('write_path', WARN, 'no TVIEW has a base table with its own primary key to test the write path on',
                      database)
     bad = [r for r in results if r['status'] == 'fail']
-    untested = [r for r in results if r['status'] == 'untestable']
+    untested = [r for r in results if r['status'] in ('untestable', 'busy')]
     good = [r for r in results if r['status'] == 'pass']
     if bad:
         return check('write_path', FAIL, 'a write to a base table did not reach %d TVIEW(s): %s' % (
@@ -184,13 +185,19 @@ def write_path(database, results):
 
 
 def refresh(database, results, generation):
-    """``results``: [{tview, kind, primary_keys, error, drift}] from refreshes in rolled-back transactions."""
+    """``results``: [{tview, kind, primary_keys, error, busy, drift}] from refreshes in rolled-back
+    transactions. A refresh that gave way to the application every time (busy) warns."""
     if not results:
         return check('refresh', SKIP, 'nothing refreshed (no TVIEW rows, or the API %s cannot refresh rows)' % generation, database)
     bad = [r for r in results if r.get('error') or r.get('drift')]
     if bad:
         return check('refresh', FAIL, 'refresh through the %s API failed for %s' % (generation, _some(
             '%s: %s' % (r['tview'], r.get('error') or 'tv_ differs from v_ after the refresh') for r in bad)), database)
+    busy = [r for r in results if r.get('busy')]
+    if busy:
+        return check('refresh', WARN, 'refresh through the %s API not observed for %s: its rows were busy with the '
+                     'application every time, and the refresh gave way (%s)' % (
+                         generation, ', '.join(r['tview'] for r in busy), _some(r['busy'] for r in busy)), database)
     kinds = sorted(set(r['kind'] for r in results))
     return check('refresh', PASS, 'refreshed %d TVIEW(s) through the %s API (%s; rolled back)' % (
         len(results), generation, ', '.join('sampled primary keys' if k == 'rows' else 'full' for k in kinds)), database)

@@ -7,7 +7,11 @@ migration with the baseline captured before it.
 Cost: a row refresh (0.2 API) locks and rewrites only the sampled rows; a full refresh (the
 only refresh 0.1 has) TRUNCATEs the tv_ table, so it holds an ACCESS EXCLUSIVE lock on it,
 blocking readers, for as long as the rebuild takes, and it is O(rows). Each measurement waits
-at most ``lock_timeout_ms`` for its locks, so it never queues behind a long transaction."""
+at most ``lock_timeout_ms`` for its locks, so it never queues behind a long transaction (and
+the application never queues behind it for longer); a row refresh runs at most
+ROW_STATEMENT_TIMEOUT_MS. A measurement that meets busy rows (lock timeout, deadlock, which
+the session's short deadlock_timeout makes ours to lose) gives way and tries again, up to
+BUSY_TRIES times, then reports ``busy`` instead of an error."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -19,6 +23,9 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.gates import FAIL, PA
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 
 ROWS, FULL = 'rows', 'full'
+ROW_STATEMENT_TIMEOUT_MS = 1000
+BUSY_TRIES = 4
+BUSY_SQLSTATES = ('55P03', '40P01', '57014', '40001')   # lock timeout, deadlock, cancel, serialization
 
 
 def sample_keys(conn, record, n):
@@ -37,21 +44,33 @@ def _one_error(e):
     return ' '.join(str(getattr(e, 'pgerror', None) or e).split())
 
 
-def measure(conn, adapter, record, kind, keys, runs=1, lock_timeout_ms=1000, statement_timeout_ms=0, check_drift=False):
+def measure(conn, adapter, record, kind, keys, runs=1, lock_timeout_ms=50, statement_timeout_ms=None, check_drift=False,
+            sleep=time.sleep):
     """Run the refresh ``runs`` times, each in its own rolled-back transaction on ``conn``
     (autocommit). Returns {tview, table, kind, primary_keys, duration_ms (fastest run),
-    runs_ms, error, drift (rows differing inside the transaction after the refresh)}."""
+    runs_ms, error, busy (why it gave way, or None), drift (rows differing inside the
+    transaction after the refresh)}. ``statement_timeout_ms`` None: ROW_STATEMENT_TIMEOUT_MS
+    for a row refresh, the session's limit for a full one."""
     item = {'tview': record['entity'], 'table': record['qualified_table'], 'kind': kind,
-            'primary_keys': list(keys) if kind == ROWS else [], 'duration_ms': None, 'runs_ms': [], 'error': None}
+            'primary_keys': list(keys) if kind == ROWS else [], 'duration_ms': None, 'runs_ms': [], 'error': None,
+            'busy': None}
     if check_drift:
         item['drift'] = None
+    if statement_timeout_ms is None and kind == ROWS:
+        statement_timeout_ms = ROW_STATEMENT_TIMEOUT_MS
     stmt, params = adapter.refresh_statement(record, keys if kind == ROWS else None, False)
+    tries = 0
     with conn.cursor() as cur:
-        for dummy in range(max(1, runs)):
-            cur.execute("BEGIN")
+        while len(item['runs_ms']) < max(1, runs):
+            gave_way = False
+            # One snapshot for the refresh and the drift check after it: in READ COMMITTED a row the
+            # application changes in between would look like drift; here it is a serialization
+            # failure, and the measurement gives way and tries again.
+            cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
             try:
-                cur.execute("SET LOCAL lock_timeout = %s", ('%dms' % lock_timeout_ms,))
-                cur.execute("SET LOCAL statement_timeout = %s", ('%dms' % statement_timeout_ms,))
+                cur.execute("SELECT set_config('lock_timeout', %s, true)", ('%dms' % lock_timeout_ms,))
+                if statement_timeout_ms is not None:
+                    cur.execute("SELECT set_config('statement_timeout', %s, true)", ('%dms' % statement_timeout_ms,))
                 start = time.monotonic()
                 cur.execute(stmt, params)
                 item['runs_ms'].append(round((time.monotonic() - start) * 1000, 3))
@@ -59,17 +78,26 @@ def measure(conn, adapter, record, kind, keys, runs=1, lock_timeout_ms=1000, sta
                     d = objects.drift(conn, record, len(keys) if kind == ROWS and keys else None)
                     item['drift'] = d['only_in_tv'] + d['only_in_view']
             except Exception as e:  # any database error is the result, not a crash
-                item['error'] = _one_error(e)
+                if getattr(e, 'pgcode', None) in BUSY_SQLSTATES:
+                    tries += 1
+                    gave_way = True
+                    item['busy'] = _one_error(e)
+                else:
+                    item['error'] = _one_error(e)
             finally:
                 cur.execute("ROLLBACK")
-            if item['error']:
+            if item['error'] or tries >= BUSY_TRIES:
                 break
+            if gave_way:
+                sleep(0.1 * tries)
+    if item['runs_ms']:
+        item['busy'] = None
     if item['runs_ms']:
         item['duration_ms'] = min(item['runs_ms'])
     return item
 
 
-def baseline(conn, adapter, records, sample, full, runs=3, lock_timeout_ms=1000):
+def baseline(conn, adapter, records, sample, full, runs=3, lock_timeout_ms=50):
     """Per TVIEW: a row refresh of ``sample`` keys when the API can refresh rows, else a full
     refresh only when ``full``. Returns (items, note)."""
     items = []

@@ -163,9 +163,10 @@ options:
     default: 3
   lock_timeout:
     description:
-      - Milliseconds any probe or baseline refresh waits for a lock before giving up.
+      - Milliseconds any probe or baseline refresh waits for a lock before giving up (application
+        statements queue behind a waiting lock, so keep it short).
     type: int
-    default: 1000
+    default: 50
   overrides:
     description:
       - Explicit exceptions. Keys are check names, or C(name:database) for one database; values are dicts
@@ -407,7 +408,7 @@ def main():
         baseline_sample=dict(type='int', default=10),
         baseline_full=dict(type='bool', default=False),
         baseline_runs=dict(type='int', default=3),
-        lock_timeout=dict(type='int', default=1000),
+        lock_timeout=dict(type='int', default=50),
         overrides=dict(type='dict', default={}),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

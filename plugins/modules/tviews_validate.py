@@ -20,15 +20,19 @@ description:
   - "Checks per database: C(extension_version) (extversion and library at I(version));
     C(health) (C(pg_tviews_health_check())); C(consistency) (tv_ tables, v_ views and base-table triggers
     of every TVIEW: what the health check cannot see); C(readable) (every tv_ table and v_ view);
-    C(drift) (every tv_ equal to its v_, EXCEPT both ways); C(manifest) (the same verification as
-    M(pgtviews.ops.tview_manifest) C(state=verified) against the manifest captured before the swap);
-    C(write_path) (an UPDATE of a base row reaches the tv_ row, in a rolled-back transaction);
-    C(refresh) (a refresh of sampled primary keys through the installed API, rolled back, leaves tv_
-    equal to v_); C(refresh_timing) (against the preflight baseline)."
-  - Safety. Reads, plus the write-path test and the refreshes, each inside a transaction that is always
-    rolled back (their locks on the touched rows and, for a full-refresh timing, on the whole tv_ table,
-    are held only for that transaction; each waits at most I(lock_timeout) for a lock). Nothing is
-    committed. C(manifest) and a full C(drift) read every row of every TVIEW and base table.
+    C(manifest) (the catalog against the manifest captured before the swap: registration, definitions,
+    indexes, grants, comments, dependents; not data, which the application has changed since);
+    C(write_path) (an UPDATE of the base row with the smallest fan-out reaches the tv_ row, in a
+    rolled-back transaction); C(refresh) (a refresh of sampled primary keys through the installed API,
+    rolled back, leaves tv_ equal to v_); C(refresh_timing) (against the preflight baseline); and last
+    C(drift) (every tv_ equal to its v_, EXCEPT both ways, all TVIEWs in one REPEATABLE READ snapshot,
+    after everything above ran)."
+  - Safety, with the application running. Reads, plus the write-path test and the refreshes, each inside
+    a short transaction that is always rolled back (their locks on the touched rows and, for a
+    full-refresh timing, on the whole tv_ table, are held only for that transaction; each waits at most
+    I(lock_timeout) for a lock, and a deadlock rolls back our session, never the application's). A
+    busy row is given up and retried, then reported as a warning. Nothing is committed. C(manifest)
+    and a full C(drift) read every row of every TVIEW.
 extends_documentation_fragment:
   - pgtviews.ops.connection
 options:
@@ -51,9 +55,9 @@ options:
     default: {}
   manifest_allow:
     description:
-      - Manifest differences that do not fail, as for M(pgtviews.ops.tview_manifest) I(allow), for
-        example C(row_count), C(checksum), C(ids) and C(base_table) when the application wrote between
-        the capture and the validation.
+      - Catalog differences from the manifest that do not fail, as for M(pgtviews.ops.tview_manifest)
+        I(allow) (kinds such as C(index), or C(kind:object)). Data is never compared with the manifest
+        here, so writes of the application need no entry.
     type: list
     elements: str
     default: []
@@ -66,7 +70,8 @@ options:
     default: []
   drift_sample:
     description:
-      - Compare each tv_ with its v_ on this many smallest primary keys; C(0) compares every row.
+      - Row budget of the drift check for huge TVIEWs. C(0) compares every row (default); otherwise each
+        tv_ is compared with its v_ on its this many smallest primary keys.
     type: int
     default: 0
   refresh_sample:
@@ -96,9 +101,10 @@ options:
     default: true
   lock_timeout:
     description:
-      - Milliseconds the write-path test and each refresh wait for a lock.
+      - Milliseconds the write-path test and each refresh wait for a lock. Application statements queue
+        behind a waiting lock, so keep it short; a busy row is retried on another row or later, then reported.
     type: int
-    default: 2000
+    default: 50
   overrides:
     description:
       - Explicit exceptions, as for M(pgtviews.ops.tviews_preflight) I(overrides) (check name or
@@ -213,8 +219,10 @@ def verify_manifest(module, conn, db):
             return gates_catalog.manifest(db, None, [], []), checksums
         if expected['database'] != db:
             return gates_catalog.manifest(db, source, [], [], error='the manifest describes database %s' % expected['database']), checksums
-        diffs = mf.compare(expected, actual)
-        return gates_catalog.manifest(db, source, diffs, mf.filter_allowed(diffs, p['manifest_allow'])), checksums
+        # Catalog only: the application has written since the capture (data: the drift check).
+        diffs = mf.compare(expected, actual, data=False)
+        return gates_catalog.manifest(db, source + '; catalog, not data', diffs,
+                                      mf.filter_allowed(diffs, p['manifest_allow'])), checksums
     except (mf.ManifestError, IOError, OSError) as e:
         return gates_catalog.manifest(db, path, [], [], error=to_native(e)), checksums
 
@@ -264,7 +272,6 @@ def validate_database(module, db):
         checks.append(gates_catalog.health(db, objects.health_check(conn, facts['schema'])))
         checks.append(gates_catalog.consistency(db, records, objects.tview_triggers(conn)))
         checks.append(gates_catalog.readable(db, gates_probe.read_all(conn, records)))
-        checks.append(gates_catalog.drift(db, gates_probe.drift_all(conn, records, p['drift_sample']), p['drift_sample']))
         manifest_check, checksums = verify_manifest(module, conn, db)
         checks.append(manifest_check)
     finally:
@@ -272,18 +279,27 @@ def validate_database(module, db):
     if not facts['is_primary']:
         for name in ('write_path', 'refresh', 'refresh_timing'):
             checks.append(check(name, SKIP, 'standby (read-only): validated on its primary', db))
-        return checks, info, checksums, timings
-    conn = connect(p, db)  # the write-path test and the refreshes get their own fresh session
+    else:
+        conn = connect(p, db)  # the write-path test and the refreshes get their own fresh session
+        try:
+            if p['write_test']:
+                checks.append(gates_catalog.write_path(db, gates_writepath.run(conn, records, p['lock_timeout'])))
+            else:
+                checks.append(check('write_path', SKIP, 'disabled (write_test: false)', db))
+            results, timings = refresh_and_time(module, conn, adapter, records, db)
+            checks.append(gates_catalog.refresh(db, results, adapter.generation))
+            checks.append(gates_timing.compare(db, [b for b in p['baseline'] if b.get('database') == db], timings,
+                                               p['timing_max_ratio'], p['timing_min_ms']))
+        finally:
+            conn.close()
+    # Last, after everything validate itself ran beside the application: every tv_ against its
+    # v_ in one snapshot, where the application's own committed writes are whole on both sides.
+    conn = connect(p, db, autocommit=False)
     try:
-        if p['write_test']:
-            checks.append(gates_catalog.write_path(db, gates_writepath.run(conn, records, p['lock_timeout'])))
-        else:
-            checks.append(check('write_path', SKIP, 'disabled (write_test: false)', db))
-        results, timings = refresh_and_time(module, conn, adapter, records, db)
-        checks.append(gates_catalog.refresh(db, results, adapter.generation))
-        checks.append(gates_timing.compare(db, [b for b in p['baseline'] if b.get('database') == db], timings,
-                                           p['timing_max_ratio'], p['timing_min_ms']))
+        conn.set_session(isolation_level='REPEATABLE READ', readonly=True)
+        checks.append(gates_catalog.drift(db, gates_probe.drift_all(conn, records, p['drift_sample']), p['drift_sample']))
     finally:
+        conn.rollback()
         conn.close()
     return checks, info, checksums, timings
 
@@ -349,7 +365,7 @@ def main():
         timing_min_ms=dict(type='float', default=50.0),
         timing_runs=dict(type='int', default=3),
         write_test=dict(type='bool', default=True),
-        lock_timeout=dict(type='int', default=2000),
+        lock_timeout=dict(type='int', default=50),
         overrides=dict(type='dict', default={}),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
