@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filter for the report role: assemble every host's migration record and the fleet summary
-from hostvars, the hosts' state files and the code scan reports, without secrets."""
+"""Filters for the report role and the playbooks' rescue sections: assemble every host's
+migration record and the fleet summary from hostvars, the hosts' state files and the code scan
+reports, without secrets; and say in one line why a task failed (the module's own error text,
+per loop item, not the loop's "One or more items failed")."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -103,6 +105,96 @@ def tviews_report_build(hostvars, hosts, states=None, scan_dir=None, run_id=None
             'files': dict((r['host'], report_summary.record_file(r['host'])) for r in records)}
 
 
+_text = report_record.as_text  # one line of text, never a Python repr
+# Longest text kept of one failed item's message (a pg_restore error can be pages long).
+ITEM_MSG_MAX = 2000
+# Keys of a dict loop item that name it, in order of preference.
+_LABEL_KEYS = ('name', 'database', 'item', 'key', 'host', 'path')
+
+
+def _shorten(text, limit=ITEM_MSG_MAX):
+    return text if len(text) <= limit else text[:limit - 3].rstrip() + '...'
+
+
+def _scalar(value):
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool) and bool(_text(value))
+
+
+def _label(item):
+    """(name of a loop item, whether it is a name): the item itself when it is a scalar, else
+    its first naming key, else the item as compact JSON."""
+    if item is None or isinstance(item, bool):
+        return None, False
+    if _scalar(item):
+        return _text(item), True
+    if isinstance(item, dict):
+        for k in _LABEL_KEYS:
+            if _scalar(item.get(k)):
+                return _text(item[k]), True
+    return _shorten(_text(json.dumps(_plain(item), sort_keys=True)), 80), False
+
+
+def _cause(result):
+    """The error text of one (item) result: its msg, with stderr when the msg does not carry it."""
+    result = report_redact.redact(_plain(result))
+    msg = _text(result.get('msg'))
+    if result.get('unreachable'):
+        msg = 'unreachable' + (': ' + msg if msg else '')
+    stderr = _text(result.get('stderr'))
+    if stderr and stderr not in msg:
+        msg = '%s (stderr: %s)' % (msg, stderr) if msg else stderr
+    if not msg and result.get('rc') not in (None, 0):
+        msg = 'exit code %s' % result['rc']
+    return _shorten(msg or 'failed, without a message')
+
+
+def _phase(task):
+    if task is None:
+        return 'unknown'
+    if isinstance(task, str):
+        return _text(task) or 'unknown'
+    try:
+        return _text(task.get('name')) or _text(task.get('action')) or 'unknown'
+    except Exception:  # a name whose template cannot be resolved here
+        return 'unknown'
+
+
+def tviews_failure_detail(result, task=None, secrets=None):
+    """Why a task failed, for a rescue section: ``{phase, msg, databases, failed_items}``.
+
+    ``result``: ansible_failed_result; ``task``: ansible_failed_task (or its name).
+    ``phase`` is the failed task's name. For a looped task, ``msg`` is the message of each failed
+    (or unreachable) item prefixed with the item's name ("app: step 'adopt TVIEW' ... failed: ..."),
+    joined with "; ", and ``databases`` the names of those items (a scalar item, or a dict item's
+    ``name``, ``database``, ``item``... key); for a plain task, ``msg`` is its message (with its
+    stderr when the message does not carry it) and ``databases`` is empty. ``failed_items`` has one ``{item, msg}`` per failed item
+    (one with item None for a plain task), never none. Messages that are dicts or lists are
+    rendered as text, whitespace is collapsed, and neither the strings in ``secrets`` nor values
+    under keys naming a secret nor URL credentials appear."""
+    phase = _phase(task)
+    items = []
+    if not isinstance(result, dict):
+        items.append({'item': None, 'msg': 'no result of the failed task was recorded; see the log'})
+    else:
+        for r in result.get('results') or []:
+            if isinstance(r, dict) and (r.get('failed') or r.get('unreachable')):
+                label, named = _label(r.get(r.get('ansible_loop_var') or 'item'))
+                items.append({'item': label, 'msg': _cause(r), 'named': named})
+        if not items:
+            items.append({'item': None, 'msg': _cause(result)})
+    secrets = [to_native(s) for s in (secrets or []) if isinstance(s, str)]
+    for i in items:
+        i['msg'] = report_redact.redact(i['msg'], secrets)
+        if i['item'] is not None:
+            i['item'] = report_redact.redact(i['item'], secrets)
+    msg = '; '.join(('%s: %s' % (i['item'], i['msg'])) if i['item'] is not None else i['msg'] for i in items)
+    databases = []
+    for i in items:
+        if i.pop('named', False) and i['item'] not in databases:
+            databases.append(i['item'])
+    return {'phase': report_redact.redact(phase, secrets), 'msg': msg, 'databases': databases, 'failed_items': items}
+
+
 class FilterModule(object):
     def filters(self):
-        return {'tviews_report_build': tviews_report_build}
+        return {'tviews_report_build': tviews_report_build, 'tviews_failure_detail': tviews_failure_detail}

@@ -148,6 +148,43 @@ def database_record(database, recorded, preflight, validate, target):
     }
 
 
+def as_text(value):
+    """Plain one-line text of a message: dicts and lists rendered as text (never a Python
+    repr), whitespace collapsed."""
+    if value is None:
+        return ''
+    if isinstance(value, dict):
+        value = '; '.join('%s: %s' % (k, as_text(v)) for k, v in value.items())
+    elif isinstance(value, (list, tuple, set)):
+        value = ', '.join(as_text(v) for v in value)
+    elif isinstance(value, bytes):
+        value = value.decode('utf-8', 'replace')
+    return ' '.join(str(value).split())
+
+
+def failure_of(failure):
+    """(line, databases) of a host's failure as a rescue section records it: ``{phase, msg,
+    databases}`` (see the tviews_failure_detail filter), or a bare message."""
+    if not isinstance(failure, dict):
+        return 'run: %s' % (as_text(failure) or 'failed'), []
+    named = failure.get('databases') or []
+    if not isinstance(named, (list, tuple)):
+        named = [named]
+    return ('%s: %s' % (as_text(failure.get('phase')) or 'run', as_text(failure.get('msg')) or 'failed'),
+            [as_text(n) for n in named if as_text(n)])
+
+
+def mark_failed(databases, named, lines):
+    """A host failure reaches its databases: the ones it names (all of them when it names none
+    of this host's databases) are ``failed`` and carry ``lines``, whatever they would be else."""
+    targets = [n for n in named if n in databases] or sorted(databases)
+    for db in targets:
+        d = databases[db]
+        d['status'] = 'failed'
+        d['failures'] += [line for line in lines if line not in d['failures']]
+    return targets
+
+
 def scan_summary(doc, source):
     if not doc:
         return None
@@ -162,7 +199,7 @@ def scan_summary(doc, source):
 def build(host, inputs, run):
     """One host's record. ``inputs``: preflight, validate (facts of this run or None), state
     (the state file document or None), state_error, scan (report dict or None), scan_source,
-    failure ({phase, msg} set by a playbook's rescue, or None), unreachable (bool).
+    failure ({phase, msg, databases} set by a playbook's rescue, or None), unreachable (bool).
     ``run``: run_id, generated_at, target_version."""
     preflight, validate = inputs.get('preflight'), inputs.get('validate')
     pre, val = _gate_summary(preflight), _gate_summary(validate)
@@ -181,14 +218,21 @@ def build(host, inputs, run):
     for db, d in databases.items():
         failures += ['%s: %s' % (db, f) for f in d['failures']]
     failure = inputs.get('failure')
+    # What failed the host as a whole (its rescue section, or the play) also fails its databases:
+    # a host's status is the same in its heading, its rows and its record.
+    host_lines, named = [], []
     if failure:
-        msg = '%s: %s' % (failure.get('phase') or 'run', ' '.join(str(failure.get('msg') or 'failed').split()))
+        msg, named = failure_of(failure)
         # A role's own stop message repeats the gate failures already listed: keep those only.
         gate_failures = [f.split(': ', 1)[1] for f in failures if ': ' in f]
         if not any(g in msg for g in gate_failures):
             failures.append(msg)
+            host_lines.append(msg)
     if inputs.get('unreachable'):
         failures.append('host unreachable')
+        host_lines.append('host unreachable')
+    if failure or inputs.get('unreachable'):
+        mark_failed(databases, named if not inputs.get('unreachable') else [], host_lines)
     if inputs.get('state_error'):
         warnings.append('state file: %s' % inputs['state_error'])
     db_status = set(d['status'] for d in databases.values())

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The fleet summary the Markdown and HTML templates render: hosts failures first, a row per
-host and database, a timeline of phases per host (positions precomputed so the templates
-stay logic-free), and the runbook checklists ticked from evidence across the fleet."""
+host and database (with the failures that reached it), a timeline of phases per host
+(positions precomputed so the templates stay logic-free), and the runbook checklists ticked
+from evidence across the fleet."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -82,12 +83,13 @@ def build(records, run):
                     'window': fmt_ms(d.get('write_blocked_window_ms')),
                     'backup': (d.get('backup') or {}).get('path'),
                     'checksums': '%d/%d equal' % (sum(1 for c in d['checksums'] if c['equal']), len(d['checksums']))
-                    if d['checksums'] else ''}
+                    if d['checksums'] else '', 'failures': d['failures']}
             dbs.append(item)
             rows.append(item)
         if not dbs:
             rows.append({'host': r['host'], 'database': None, 'status': r['status'], 'rolled_back': r['rolled_back'],
-                         'before': None, 'after': None, 'window': '', 'backup': None, 'checksums': ''})
+                         'before': None, 'after': None, 'window': '', 'backup': None, 'checksums': '',
+                         'failures': r['failures']})
         scan = r.get('code_scan')
         checks = [dict(c, gate=gate, database=c.get('database')) for gate in ('preflight', 'validate') for c in (r.get(gate) or {}).get('checks') or []]
         checks.sort(key=lambda c: (_CHECK_ORDER.index(c['status']) if c['status'] in _CHECK_ORDER else 9,

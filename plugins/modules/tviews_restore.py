@@ -13,7 +13,7 @@ short_description: Restore a verified backup into a side database and, on reques
 version_added: 0.1.0
 author: pgtviews.ops maintainers (@pgtviews)
 description:
-  - The complete rollback. Restores a directory-format C(pg_dump) into I(side_database) with
+  - The complete rollback, and the restored copy a rehearsal runs on (I(purpose=rehearsal)). Restores a directory-format C(pg_dump) into I(side_database) with
     pg_tviews created at I(version) first (the dump's own C(CREATE EXTENSION) would take the
     server's default version), recreates the TVIEWs from the manifest (C(pg_dump) carries no pg_tviews
     metadata rows), and verifies the side database against the manifest.
@@ -84,6 +84,16 @@ options:
         database does not, the switch to that name was made by an earlier run, and nothing is
         restored again.
     type: str
+  purpose:
+    description:
+      - What the side database is for; it words the failure message and changes nothing else.
+      - "C(complete_rollback): a failure reads C(complete rollback of <database>: <cause>)."
+      - "C(rehearsal), for a scratch copy the migration is rehearsed on: a failure reads
+        C(rehearsal of <database> on a restored copy failed: <cause>), or with C(state=absent)
+        C(dropping the rehearsal copy <side_database> of <database> failed: <cause>)."
+    type: str
+    choices: [ complete_rollback, rehearsal ]
+    default: complete_rollback
 attributes:
   check_mode:
     description: Can run in check mode and report what would change.
@@ -102,6 +112,14 @@ EXAMPLES = r'''
     manifest: /var/backups/pgtviews/db1/app/20261126T120000Z/manifest.json
     switch: true
     failed_name: app_failed_20261126T130000Z
+
+- name: Restore app's backup into a scratch copy to rehearse the migration on
+  pgtviews.ops.tviews_restore:
+    database: app
+    side_database: app_rehearsal
+    backup_dir: /var/backups/pgtviews/db1/app/20261126T120000Z
+    manifest: /var/backups/pgtviews/db1/app/20261126T120000Z/manifest.json
+    purpose: rehearsal
 '''
 
 RETURN = r'''
@@ -204,6 +222,15 @@ def restore_side(params, side, doc, version):
             conn.close()
 
 
+def failure_message(params, side, error):
+    """The module's failure message, worded for what the side database is for."""
+    if params['purpose'] == 'rehearsal':
+        if params['state'] == 'absent':
+            return "dropping the rehearsal copy %s of %s failed: %s" % (side, params['database'], error)
+        return "rehearsal of %s on a restored copy failed: %s" % (params['database'], error)
+    return "complete rollback of %s: %s" % (params['database'], error)
+
+
 def main():
     argument_spec = connection_argument_spec()
     argument_spec.update(
@@ -218,6 +245,7 @@ def main():
         pg_bin_dir=dict(type='path'),
         switch=dict(type='bool', default=False),
         failed_name=dict(type='str'),
+        purpose=dict(type='str', choices=['complete_rollback', 'rehearsal'], default='complete_rollback'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[('switch', True, ['failed_name']), ('state', 'present', ['backup_dir', 'manifest'])])
@@ -258,7 +286,7 @@ def main():
                 result['switched'] = True
             result['changed'] = True
     except (DatabaseConnectionError, mf.ManifestError, restore.RestoreError, SwapError, backup_record.RecordError) as e:
-        module.fail_json(msg="complete rollback of %s: %s" % (p['database'], to_native(e)), **result)
+        module.fail_json(msg=failure_message(p, side, to_native(e)), **result)
     module.exit_json(**result)
 
 

@@ -162,3 +162,91 @@ def test_templates_render_and_escape_everything():
     assert md.index("| &lt;img src=x&gt; | app | **failed**") < md.index("| alpha | app | **passed** | 0.1.0 | 0.2.0 | 42 ms |")
     assert "- [ ] Staging environment tested (manual, 0/2 hosts): " in md
     assert "| swap | app | - | - | - | done |" in md
+
+
+def two_databases():
+    """A preflight that passed on app and shop (both ready)."""
+    pre = samples.preflight()
+    pre["databases"].append(dict(pre["databases"][0], name="shop"))
+    pre["checks"] += [dict(c, database="shop") for c in pre["checks"] if c.get("database") == "app"]
+    pre["summary"] = samples.summary(pre["checks"])
+    return pre
+
+
+SWAP_FAILED = {"phase": "Swap each database in one transaction",
+               "msg": "app: swap of database app to pg_tviews 0.2.0: step 'adopt TVIEW' for TVIEW 'post' failed: boom; "
+                      "rolled back, nothing changed",
+               "databases": ["app"]}
+
+
+def test_a_failure_naming_databases_fails_those_rows_with_its_text():
+    r = record("alpha", preflight=two_databases(), failure=SWAP_FAILED)
+    line = "Swap each database in one transaction: " + SWAP_FAILED["msg"]
+    assert r["status"] == "failed" and r["failures"] == [line]          # once, not again per database
+    assert r["databases"]["app"]["status"] == "failed" and r["databases"]["app"]["failures"] == [line]
+    assert r["databases"]["shop"]["status"] == "ready" and r["databases"]["shop"]["failures"] == []
+    s = report_summary.build([r], RUN)
+    rows = dict((row["database"], row) for row in s["rows"])
+    assert rows["app"]["status"] == "failed" and rows["app"]["failures"] == [line]
+    assert rows["shop"]["status"] == "ready"
+    assert [row["database"] for row in s["rows"]] == ["app", "shop"]    # failures first
+    md = render("summary.md.j2", s)
+    assert "| alpha | app | **failed** |" in md and "### alpha (failed)" in md
+    assert "- Swap each database in one transaction: app: swap of database app to pg_tviews 0.2.0: step 'adopt TVIEW' for TVIEW 'post' failed: boom;" in md
+    html = render("summary.html.j2", s)
+    assert "step &#39;adopt TVIEW&#39; for TVIEW &#39;post&#39; failed: boom" in html
+
+
+def test_a_failure_naming_no_database_fails_every_row_of_the_host():
+    # Validated earlier (passed), preflight now (ready): a host-level failure still fails every row.
+    passed = record("alpha", preflight=samples.preflight(), validate=samples.validate(), state=samples.state(),
+                    failure={"phase": "Write the report", "msg": "disk full"})
+    assert passed["status"] == "failed" and passed["failures"] == ["Write the report: disk full"]
+    assert passed["databases"]["app"]["status"] == "failed"
+    assert passed["databases"]["app"]["failures"] == ["Write the report: disk full"]
+    ready = record("beta", preflight=two_databases(), failure={"phase": "Install", "msg": "no such file", "databases": []})
+    incomplete = record("gamma", state={"format": 1, "databases": {"app": {}}}, failure={"phase": "Back up", "msg": "x"})
+    # A failure that names only databases this host does not have names none of its own.
+    other = record("delta", preflight=two_databases(), failure=dict(SWAP_FAILED, databases=["not_here"]))
+    for r in (ready, incomplete, other):
+        assert r["status"] == "failed"
+        assert set(d["status"] for d in r["databases"].values()) == {"failed"}, r["host"]
+        for d in r["databases"].values():
+            assert d["failures"] == r["failures"][-1:]
+    s = report_summary.build([passed, ready, incomplete, other], RUN)
+    assert set(row["status"] for row in s["rows"]) == {"failed"}
+    assert s["totals"]["failed"] == 4
+    for h in s["hosts"]:
+        assert set(d["status"] for d in h["databases"]) == {h["status"]}
+    md = render("summary.md.j2", s)
+    assert "**ready**" not in md and "**passed**" not in md and "**incomplete**" not in md
+
+
+def test_the_host_status_is_the_same_everywhere_for_gate_failures_and_unreachable_hosts():
+    # The role's stop message repeats the gate failure: listed once, and the row says failed.
+    gate = record("beta", preflight=samples.preflight(drift="fail"),
+                  failure={"phase": "Stop this host", "msg": "preflight failed: drift[app]: public.tv_post differs from public.v_post"})
+    assert gate["failures"] == ["preflight: drift[app]: public.tv_post differs from public.v_post"]
+    assert gate["databases"]["app"]["status"] == "failed" and gate["databases"]["app"]["failures"] == []
+    gone = record("delta", preflight=samples.preflight(), unreachable=True)
+    assert gone["status"] == "failed" and gone["databases"]["app"]["status"] == "failed"
+    assert gone["databases"]["app"]["failures"] == ["host unreachable"]
+    # A failure recorded by an older playbook: msg as a dict, no databases; text, not a repr.
+    legacy = record("eps", preflight=samples.preflight(), failure={"phase": "Swap", "msg": {"error": "boom", "tables": ["a", "b"]}})
+    assert legacy["failures"] == ["Swap: error: boom; tables: a, b"] and legacy["databases"]["app"]["status"] == "failed"
+
+
+def test_report_filter_carries_the_rescue_failure_to_rows_and_records():
+    hostvars = {
+        "alpha": {"tviews_preflight": two_databases(), "tviews_connection": {"login_password": "sup3r-s3cret"},
+                  "tviews_failure": dict(SWAP_FAILED, msg=SWAP_FAILED["msg"] + " as sup3r-s3cret",
+                                         failed_items=[{"item": "app", "msg": "x"}])},
+        "beta": {"tviews_preflight": samples.preflight()},
+    }
+    out = tviews_report_build(hostvars, ["alpha", "beta"], failed_hosts=["beta"], **RUN)
+    alpha, beta = out["records"]
+    assert alpha["databases"]["app"]["status"] == "failed" and alpha["databases"]["shop"]["status"] == "ready"
+    assert alpha["failures"][0].endswith("rolled back, nothing changed as ********")
+    assert beta["status"] == "failed" and beta["databases"]["app"]["status"] == "failed"
+    assert beta["databases"]["app"]["failures"] == ["run: the host failed in this play"]
+    assert "sup3r-s3cret" not in str(out)
