@@ -41,8 +41,9 @@ class App(object):
 
     def pause_command(self):
         """The shell command a rollback's stop hook runs: pause both and wait for them."""
-        return ("sh -c 'date +%%s.%%N > %s/paused-at; touch %s/pause; "
-                "while [ ! -e %s/paused-writer ] || [ ! -e %s/paused-reader ]; do sleep 0.05; done'" % ((self.control,) * 4))
+        # paused-at is written once both have stopped: every statement started before it has ended.
+        return ("sh -c 'touch %s/pause; while [ ! -e %s/paused-writer ] || [ ! -e %s/paused-reader ]; "
+                "do sleep 0.05; done; date +%%s.%%N > %s/paused-at'" % ((self.control,) * 4))
 
     def paused_at(self):
         with open(os.path.join(self.control, "paused-at")) as fh:
