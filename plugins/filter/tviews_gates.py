@@ -9,7 +9,8 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import gates, gates_app
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import core as gates
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import app as gates_app
 
 
 def tviews_app_checks(http_results, command_results=None):

@@ -16,7 +16,9 @@ import os
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import report_record, report_redact, report_summary
+from ansible_collections.pgtviews.ops.plugins.module_utils.report import record as report_record
+from ansible_collections.pgtviews.ops.plugins.module_utils.report import redact as report_redact
+from ansible_collections.pgtviews.ops.plugins.module_utils.report import summary as report_summary
 
 # Host variables a record may read. Nothing else of hostvars is looked at (tviews_connection
 # only to learn the password to scrub from the output).

@@ -137,7 +137,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
     DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
-from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
 
 
 def summary(doc, path=None, stored_id=None):

@@ -82,10 +82,10 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
     DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
-from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
-from ansible_collections.pgtviews.ops.plugins.module_utils import recreate
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap import recreate
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError
-from ansible_collections.pgtviews.ops.plugins.module_utils.swap import SwapError
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import SwapError
 
 
 def main():

@@ -261,7 +261,7 @@ reuse_rejected:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import connection_argument_spec, ensure_psycopg2
-from ansible_collections.pgtviews.ops.plugins.module_utils.backup import BackupError, one_line, run
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup.run import BackupError, one_line, run
 
 
 def main():

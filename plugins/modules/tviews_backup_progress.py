@@ -103,8 +103,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_progress
-from ansible_collections.pgtviews.ops.plugins.module_utils.backup_space import human
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import progress as backup_progress
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup.space import human
 
 
 def observe(results_file, progress_file, wait, poll=0.5, clock=time.time, sleep=time.sleep):

@@ -289,11 +289,11 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_files import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, DEFAULT_MAX_SIZE
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_fix import NO_PARSER
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_pglast import HAS_PGLAST
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_rules import UnknownRuleError, select_rules
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_tree import run_scan
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.files import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, DEFAULT_MAX_SIZE
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.fix import NO_PARSER
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.pglast import HAS_PGLAST
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.rules import UnknownRuleError, select_rules
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.tree import run_scan
 
 
 def argument_spec():

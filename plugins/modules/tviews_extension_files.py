@@ -369,7 +369,7 @@ import shutil
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgtviews.ops.plugins.module_utils import extension_files as ef
+from ansible_collections.pgtviews.ops.plugins.module_utils.install import files as ef
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
     DatabaseConnectionError,
     connect,

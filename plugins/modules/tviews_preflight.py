@@ -252,9 +252,13 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import connectable_databases, detect
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
-from ansible_collections.pgtviews.ops.plugins.module_utils import gates, gates_catalog, gates_host, gates_probe, gates_server
-from ansible_collections.pgtviews.ops.plugins.module_utils import gates_timing
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates import SKIP, check
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import core as gates
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import catalog as gates_catalog
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import disk as gates_host
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import probe as gates_probe
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import server as gates_server
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import timing as gates_timing
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import SKIP, check
 
 CHECKS = ('reachable', 'server_version', 'privileges', 'primary', 'extension_version', 'target_available', 'health',
           'consistency', 'drift', 'definitions', 'prepared_transactions', 'long_transactions', 'sessions', 'backup_space',

@@ -149,12 +149,12 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
     DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2, fetch_value)
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_record
-from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
-from ansible_collections.pgtviews.ops.plugins.module_utils import recreate
-from ansible_collections.pgtviews.ops.plugins.module_utils import restore
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record as backup_record
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap import recreate
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import restore
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
-from ansible_collections.pgtviews.ops.plugins.module_utils.swap import SwapError
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import SwapError
 
 
 def dump_dir_of(path):

@@ -70,7 +70,7 @@ state:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import state_file
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import state_file
 
 
 def main():

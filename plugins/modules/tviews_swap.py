@@ -200,9 +200,9 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
     DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
-from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError
-from ansible_collections.pgtviews.ops.plugins.module_utils.swap import SwapError, build_plan, execute
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import SwapError, build_plan, execute
 
 
 def utc_now():

@@ -186,10 +186,14 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import object
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import connectable_databases, detect
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
-from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
-from ansible_collections.pgtviews.ops.plugins.module_utils import gates, gates_catalog, gates_probe, gates_server
-from ansible_collections.pgtviews.ops.plugins.module_utils import gates_timing, gates_writepath
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates import SKIP, check
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import core as gates
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import catalog as gates_catalog
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import probe as gates_probe
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import server as gates_server
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import timing as gates_timing
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import writepath as gates_writepath
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import SKIP, check
 
 CHECKS = ('reachable', 'extension_version', 'health', 'consistency', 'readable', 'drift', 'manifest', 'write_path',
           'refresh', 'refresh_timing')

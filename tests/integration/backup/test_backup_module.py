@@ -15,8 +15,9 @@ import time
 
 import pytest
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_record, manifest
-from ansible_collections.pgtviews.ops.plugins.module_utils.backup_layout import safe_name
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record as backup_record
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as manifest
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup.layout import safe_name
 from tests.harness.modules import conn_args, run_module
 from tests.harness.pg import SUPERUSER_PASSWORD, make_base_dir
 from tests.integration.backup.helpers import (

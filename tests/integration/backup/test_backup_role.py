@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_record
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record as backup_record
 from tests.harness.pg import make_base_dir
 from tests.integration.backup.helpers import HERE, Ansible, failing_bin_dir, mode, slow_bin_dir
 from tests.integration.conftest import load_app

@@ -11,7 +11,8 @@ import shutil
 
 import pytest
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_record, sealed
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record as backup_record
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import sealed
 
 from tests.harness.modules import conn_args, run_module
 from tests.harness.pg import make_base_dir

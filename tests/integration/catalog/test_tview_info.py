@@ -220,7 +220,7 @@ def test_bad_manifests_are_refused(pg_cluster, tmp_path, edit, message):
         doc = json.load(open(path))
         edit(doc)
         if message.startswith("schema version"):
-            from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import seal
+            from ansible_collections.pgtviews.ops.plugins.module_utils.manifest.document import seal
             doc = seal(doc)
         with open(path, "w") as fh:
             json.dump(doc, fh)

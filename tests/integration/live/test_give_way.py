@@ -11,7 +11,7 @@ import psycopg2.errors
 import pytest
 
 from ansible_collections.pgtviews.ops.plugins.module_utils import connection
-from ansible_collections.pgtviews.ops.plugins.module_utils import gates_writepath
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import writepath as gates_writepath
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import detect
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for

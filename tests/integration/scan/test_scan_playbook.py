@@ -12,9 +12,9 @@ import pytest
 
 from tests.harness.modules import LINK, REPO
 from tests.unit.scan import scan_testlib
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_files import DEFAULT_EXCLUDE
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_rules import RULES
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_tree import run_scan
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.files import DEFAULT_EXCLUDE
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.rules import RULES
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.tree import run_scan
 
 pytestmark = pytest.mark.slow
 

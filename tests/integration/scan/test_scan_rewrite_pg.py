@@ -20,8 +20,8 @@ from pglast.parser import split as split_sql
 from tests.harness.modules import run_module
 from tests.integration.standin.helpers import make_fixture_db
 from tests.unit.scan import scan_testlib
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_files import Skipped, read_source, walk
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_srclex import lex_source
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.files import Skipped, read_source, walk
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.srclex import lex_source
 
 TREE = scan_testlib.FIXTURE_TREE
 

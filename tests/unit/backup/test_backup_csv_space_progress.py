@@ -8,7 +8,9 @@ import stat
 
 import pytest
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_csv, backup_progress, backup_space
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import metadata_csv as backup_csv
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import progress as backup_progress
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import space as backup_space
 from ansible_collections.pgtviews.ops.plugins.modules import tviews_backup_progress as follower
 
 

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_layout as bl
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import layout as bl
 
 
 def mode(path):

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_record as br
-from ansible_collections.pgtviews.ops.plugins.module_utils import sealed
-from ansible_collections.pgtviews.ops.plugins.module_utils.private_file import write_private
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record as br
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import sealed
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.private_file import write_private
 
 
 def make_backup(tmp_path, extversion="0.1.0", test_restore=True):

@@ -2,7 +2,7 @@
 
 import os
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_retention as br
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import retention as br
 
 
 def tree(tmp_path, spec):

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_tools as bt
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import clients as bt
 
 
 def fake_bin(tmp_path, dump_version="15.4", restore_version=None):

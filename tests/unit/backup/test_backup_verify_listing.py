@@ -1,6 +1,6 @@
 """Reading pg_restore --list: names with spaces and non-ASCII letters, exact matches only."""
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_verify as bv
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import verify as bv
 
 LISTING = """;
 ; Archive created at 2026-11-26 13:00:08 UTC

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
-from ansible_collections.pgtviews.ops.plugins.module_utils import sealed
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import sealed
 
 
 def _tview(entity, **kw):

@@ -1,7 +1,7 @@
 import pytest
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import state_file
-from ansible_collections.pgtviews.ops.plugins.module_utils.swap import SwapError, choose_strategy, is_done, lock_targets
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import state_file
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import SwapError, choose_strategy, is_done, lock_targets
 
 
 def _rec(entity, deps, table=True):

@@ -12,7 +12,7 @@ def chk(name, status, reason, database=None):
 
 
 def summary(checks):
-    from ansible_collections.pgtviews.ops.plugins.module_utils.gates import summarize
+    from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import summarize
     return summarize(checks)
 
 

@@ -2,7 +2,10 @@
 
 import datetime
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import gates_app, gates_catalog, gates_server, gates_timing
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import app as gates_app
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import catalog as gates_catalog
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import server as gates_server
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import timing as gates_timing
 
 UTC = datetime.timezone.utc
 FACTS = {"server_version": "15.10", "server_major": 15, "is_primary": True, "is_superuser": True}

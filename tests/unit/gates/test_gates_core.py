@@ -4,8 +4,8 @@ import datetime
 
 import pytest
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import gates
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates_window import WindowError, check_windows, contains
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import core as gates
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates.window import WindowError, check_windows, contains
 
 UTC = datetime.timezone.utc
 

@@ -7,7 +7,10 @@ import jinja2
 
 from ansible_collections.pgtviews.ops.plugins.filter.tviews_gates import tviews_gate_record
 from ansible_collections.pgtviews.ops.plugins.filter.tviews_report import tviews_report_build
-from ansible_collections.pgtviews.ops.plugins.module_utils import report_checklist, report_record, report_redact, report_summary
+from ansible_collections.pgtviews.ops.plugins.module_utils.report import checklist as report_checklist
+from ansible_collections.pgtviews.ops.plugins.module_utils.report import record as report_record
+from ansible_collections.pgtviews.ops.plugins.module_utils.report import redact as report_redact
+from ansible_collections.pgtviews.ops.plugins.module_utils.report import summary as report_summary
 from tests.unit.gates import samples
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))

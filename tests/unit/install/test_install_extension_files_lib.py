@@ -8,7 +8,7 @@ import pytest
 from tests.unit.install import tvi_helpers as h
 
 h.ensure_link()
-from ansible_collections.pgtviews.ops.plugins.module_utils import extension_files as ef  # noqa: E402
+from ansible_collections.pgtviews.ops.plugins.module_utils.install import files as ef  # noqa: E402
 
 UPSTREAM_CONTROL = h.control_text("0.1.0")
 

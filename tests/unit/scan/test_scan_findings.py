@@ -8,10 +8,10 @@ import shutil
 import pytest
 
 from tests.unit.scan import scan_testlib
-from ansible_collections.pgtviews.ops.plugins.module_utils import scan_pglast
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_files import DEFAULT_EXCLUDE
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_rules import RULES, TVIEW_ERROR_VARIANTS, select_rules
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_tree import run_scan
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan import pglast as scan_pglast
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.files import DEFAULT_EXCLUDE
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.rules import RULES, TVIEW_ERROR_VARIANTS, select_rules
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.tree import run_scan
 
 TREE = scan_testlib.FIXTURE_TREE
 

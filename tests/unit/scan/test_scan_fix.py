@@ -7,12 +7,13 @@ import shutil
 import pytest
 
 from tests.unit.scan import scan_testlib
-from ansible_collections.pgtviews.ops.plugins.module_utils import scan_finder, scan_pglast
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_files import DEFAULT_EXCLUDE, read_source
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_finder import scan_text
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_fix import NO_PARSER, fix_text
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_rules import RULES
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_tree import run_scan
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan import finder as scan_finder
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan import pglast as scan_pglast
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.files import DEFAULT_EXCLUDE, read_source
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.finder import scan_text
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.fix import NO_PARSER, fix_text
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.rules import RULES
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.tree import run_scan
 
 REFRESH_JOBS_FIXED = """\
 -- Nightly refresh job for the post TVIEW, written against the 0.1 API as the

@@ -8,9 +8,9 @@ import pytest
 from pglast import parser as pglast_parser
 
 from tests.unit.scan import scan_testlib
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_sqllex import (
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.sqllex import (
     name_of, plain_literal_value, string_body, tokenize)
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_srclex import language_for, lex_source
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.srclex import language_for, lex_source
 
 SQL_FIXTURES = sorted(glob.glob(os.path.join(scan_testlib.FIXTURE_TREE, 'db', '*.sql')))
 

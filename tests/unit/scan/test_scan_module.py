@@ -11,9 +11,9 @@ from ansible.module_utils.testing import patch_module_args
 
 from tests.harness.modules import run_module
 from tests.unit.scan import scan_testlib
-from ansible_collections.pgtviews.ops.plugins.module_utils import scan_pglast
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_files import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_fix import NO_PARSER
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan import pglast as scan_pglast
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.files import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.fix import NO_PARSER
 from ansible_collections.pgtviews.ops.plugins.modules import tviews_code_scan
 
 MODULE = 'tviews_code_scan'

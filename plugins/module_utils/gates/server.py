@@ -11,8 +11,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates import FAIL, PASS, SKIP, WARN, check
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates_window import WindowError, check_windows
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import FAIL, PASS, SKIP, WARN, check
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates.window import WindowError, check_windows
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import (
     UnknownGenerationError, generation_of, parse_version)
 

@@ -25,13 +25,13 @@ __metaclass__ = type
 import re
 from collections import namedtuple
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import scan_pglast
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_rewrite import (
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan import pglast as scan_pglast
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.rewrite import (
     is_01_refresh, literal_refusal, rewrite_call, suggestion)
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_rules import replacement_for
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_sqllex import (
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.rules import replacement_for
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.sqllex import (
     STRING_KINDS, name_of, significant, string_body, tokenize)
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_srclex import lex_source
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.srclex import lex_source
 
 # rule, name: the rule and the name it matched; start/end: offsets of the match in the
 # scanned text; context: 'sql', 'sql-body', 'string' or 'code'; fix: (start, end, new

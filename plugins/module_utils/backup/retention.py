@@ -13,8 +13,8 @@ __metaclass__ = type
 import os
 import shutil
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.backup_layout import RECORD, backup_dirs
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_record
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup.layout import RECORD, backup_dirs
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record as backup_record
 
 
 def _real(path):

@@ -13,7 +13,7 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.connection import fet
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import detect as detect_mod
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
-from ansible_collections.pgtviews.ops.plugins.module_utils import swap
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap import transaction as swap
 
 
 def _exists(conn, qualified):

@@ -9,7 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates import FAIL, PASS, SKIP, WARN, check
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import FAIL, PASS, SKIP, WARN, check
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.objects import TRIGGER_PREFIX
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import parse_version
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import sealed
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import sealed
 
 KIND = 'pgtviews.ops/backup-record'
 SCHEMA_VERSION = 1

@@ -10,7 +10,7 @@ __metaclass__ = type
 import json
 import os
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.private_file import write_private
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.private_file import write_private
 
 FORMAT = 1
 SECRET_HINTS = ('password', 'passwd', 'secret', 'token')

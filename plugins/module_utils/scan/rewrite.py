@@ -23,7 +23,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_sqllex import plain_literal_value
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.sqllex import plain_literal_value
 
 NEW_FUNCTION = 'pg_tviews_refresh'
 _BARE_ENTITY = re.compile(r'^[A-Za-z_][A-Za-z0-9_$]*$')

@@ -11,8 +11,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import report_checklist
-from ansible_collections.pgtviews.ops.plugins.module_utils.report_record import STATUS_ORDER, parse_time
+from ansible_collections.pgtviews.ops.plugins.module_utils.report import checklist as report_checklist
+from ansible_collections.pgtviews.ops.plugins.module_utils.report.record import STATUS_ORDER, parse_time
 
 
 def record_file(host):

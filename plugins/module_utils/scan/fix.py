@@ -21,9 +21,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import scan_pglast
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_finder import scan_text
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_rewrite import apply_edits, fragment_statement
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan import pglast as scan_pglast
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.finder import scan_text
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.rewrite import apply_edits, fragment_statement
 
 NO_PARSER = 'pglast is not installed where the scan runs: no rewrite without a re-parse'
 

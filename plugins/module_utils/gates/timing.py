@@ -19,7 +19,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates import FAIL, PASS, SKIP, WARN, check
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import FAIL, PASS, SKIP, WARN, check
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 
 ROWS, FULL = 'rows', 'full'

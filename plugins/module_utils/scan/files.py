@@ -22,7 +22,7 @@ import fnmatch
 import os
 import stat
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_srclex import LANGUAGES, language_for
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.srclex import LANGUAGES, language_for
 
 DEFAULT_INCLUDE = tuple('*' + ext for ext in sorted(LANGUAGES))
 DEFAULT_EXCLUDE = ('.git', '.hg', '.svn', 'node_modules', 'vendor', 'third_party', 'bower_components',

@@ -17,7 +17,7 @@ import os
 import re
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import connect, fetch_all, fetch_one
-from ansible_collections.pgtviews.ops.plugins.module_utils.backup_tools import conninfo, last_lines, run_client
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.clients import conninfo, last_lines, run_client
 
 SCRATCH_PREFIX = 'pgtviews_verify_'
 MEMBER_REASON = ('extension member table: pg_dump carries its rows only if the extension calls '

@@ -12,8 +12,8 @@ import json
 import os
 import time
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.backup_layout import LayoutError, make_dirs
-from ansible_collections.pgtviews.ops.plugins.module_utils.private_file import write_private
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup.layout import LayoutError, make_dirs
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.private_file import write_private
 
 
 class Progress(object):

@@ -25,7 +25,7 @@ except ImportError:
     PGLAST_VERSION = None
     Visitor = object
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_sqllex import string_body, tokenize
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.sqllex import string_body, tokenize
 
 
 class SqlParseFailure(Exception):

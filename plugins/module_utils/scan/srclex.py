@@ -20,7 +20,7 @@ __metaclass__ = type
 import re
 from collections import namedtuple
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_sqllex import scan_block_comment
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.sqllex import scan_block_comment
 
 # start/end: the literal's content (between the delimiters), end exclusive.
 # escapes: a backslash is an escape character inside it.

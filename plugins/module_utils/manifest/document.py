@@ -11,7 +11,7 @@ __metaclass__ = type
 import datetime
 import json
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.sealed import check, dumps, seal
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.sealed import check, dumps, seal
 
 KIND = 'pgtviews.ops/manifest'
 SCHEMA_VERSION = 1
@@ -188,7 +188,7 @@ def capture(conn, path, store_in_database=True, dry_run=False, read_conn=None):
     backup passes the one holding the snapshot pg_dump dumps, so both describe the same data.
     Returns (document, stored id or None)."""
     from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
-    from ansible_collections.pgtviews.ops.plugins.module_utils.private_file import write_private
+    from ansible_collections.pgtviews.ops.plugins.module_utils.host.private_file import write_private
     doc = build(snapshot(read_conn or conn, ('catalog', 'data')))
     if dry_run:
         return doc, None

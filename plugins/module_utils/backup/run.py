@@ -33,17 +33,17 @@ import time
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import connect, fetch_all, fetch_value
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import detect
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import base_tables, tviews
-from ansible_collections.pgtviews.ops.plugins.module_utils import manifest as mf
-from ansible_collections.pgtviews.ops.plugins.module_utils.private_file import write_private
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_layout as layout
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_record as rec
-from ansible_collections.pgtviews.ops.plugins.module_utils import sealed as sealed_doc
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_retention as retention
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_space as space
-from ansible_collections.pgtviews.ops.plugins.module_utils import backup_verify as verify
-from ansible_collections.pgtviews.ops.plugins.module_utils.backup_csv import render as render_csv
-from ansible_collections.pgtviews.ops.plugins.module_utils.backup_progress import Progress
-from ansible_collections.pgtviews.ops.plugins.module_utils.backup_tools import conninfo, find_tools, last_lines, run_client
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.private_file import write_private
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import layout
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record as rec
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import sealed as sealed_doc
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import retention
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import space
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import verify
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup.metadata_csv import render as render_csv
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup.progress import Progress
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.clients import conninfo, find_tools, last_lines, run_client
 
 
 class BackupError(Exception):

@@ -10,7 +10,7 @@ __metaclass__ = type
 import math
 import os
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.backup_layout import existing_ancestor
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup.layout import existing_ancestor
 
 _UNITS = ('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB')
 

@@ -11,7 +11,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates import FAIL, PASS, check
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import FAIL, PASS, check
 
 _USERINFO_RE = re.compile(r'^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@')
 

@@ -10,12 +10,12 @@ __metaclass__ = type
 
 import difflib
 
-from ansible_collections.pgtviews.ops.plugins.module_utils import scan_pglast
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_files import (
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan import pglast as scan_pglast
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.files import (
     DEFAULT_EXCLUDE, DEFAULT_INCLUDE, DEFAULT_MAX_SIZE, LineIndex, Skipped, read_source, walk)
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_finder import scan_text
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_fix import fix_text
-from ansible_collections.pgtviews.ops.plugins.module_utils.scan_rules import SEVERITIES, at_or_above
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.finder import scan_text
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.fix import fix_text
+from ansible_collections.pgtviews.ops.plugins.module_utils.scan.rules import SEVERITIES, at_or_above
 
 MATCH_MAX = 200
 SKIP_REASONS = ('binary', 'too_large', 'symlink', 'unreadable')
