@@ -7,7 +7,8 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # Same option names as community.postgresql, so one module_defaults group serves both.
+    # The option names of community.postgresql's modules, so they read the same in a play; the
+    # module_defaults group is this collection's own (group/pgtviews.ops.all).
     DOCUMENTATION = r'''
 options:
   login_user:
