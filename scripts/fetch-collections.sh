@@ -5,7 +5,7 @@ set -euo pipefail
 DEST=${1:?usage: fetch-collections.sh DEST}
 PIP=${PIP:-pip}
 ANSIBLE_WHEEL_VERSION=${ANSIBLE_WHEEL_VERSION:-12.3.0}
-COLLECTIONS=(community/docker community/postgresql ansible/posix community/library_inventory_filtering_v1)
+COLLECTIONS=(community/docker ansible/posix community/library_inventory_filtering_v1)
 cache=$(dirname "$DEST")/.wheels
 mkdir -p "$cache" "$DEST/ansible_collections"
 wheel=$(find "$cache" -maxdepth 1 -name "ansible-$ANSIBLE_WHEEL_VERSION-*.whl" | head -n1)
