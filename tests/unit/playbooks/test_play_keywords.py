@@ -88,32 +88,32 @@ def test_default_waves_pass(tmp_path):
     assert batches_run(out) == [["db1"], ["db2"], ["db3", "db4"]]
 
 
-def test_waves_in_the_inventory_stop_the_first_batch(tmp_path):
+def test_waves_in_the_inventory_are_honoured(tmp_path):
     rc, out = run(tmp_path, "migrate", {"tviews_waves": [2, "100%"]})
-    assert rc == 2, out
-    assert ('tviews_waves is [2, \\"100%\\"] for db1, which cuts the hosts into [[\\"db1\\", \\"db2\\"], '
-            '[\\"db3\\", \\"db4\\"]], but this batch is [\\"db1\\"]') in out
-    assert "Ansible reads serial from extra vars only" in out
-    assert batches_run(out) == [["db1"]], "the rollout went on after the check failed"
-
-
-def test_waves_in_the_inventory_that_cut_the_same_batches_pass(tmp_path):
-    rc, out = run(tmp_path, "migrate", {"tviews_waves": [1, 1, "100%"]})
     assert rc == 0, out
+    assert batches_run(out) == [["db1", "db2"], ["db3", "db4"]]
+    assert 'primaries: 2 batch(es), from tviews_waves [2, \\"100%\\"]: batch 1: db1, db2; batch 2: db3, db4.' in out
+
+
+def test_waves_from_extra_vars_win_over_the_inventory(tmp_path):
+    rc, out = run(tmp_path, "migrate", {"tviews_waves": [2, "100%"]}, "-e", '{"tviews_waves": [3, "100%"]}')
+    assert rc == 0, out
+    assert batches_run(out) == [["db1", "db2", "db3"], ["db4"]]
 
 
 def test_target_in_the_inventory_stops_the_whole_run(tmp_path):
     rc, out = run(tmp_path, "migrate", {"tviews_target_hosts": "db1"})
     assert rc == 2, out
-    assert 'tviews_target_hosts is \\"db1\\" for rep1, which it does not name' in out
+    assert 'tviews_target_hosts is \\"db1\\" for db2, which it does not name' in out
+    assert "PLAY [Install pg_tviews on the standbys first]" not in out
     assert WAVES_PLAY not in out, "the run went on to the primaries after the check failed"
 
 
-def test_target_in_the_inventory_stops_at_the_first_primary_it_does_not_name(tmp_path):
+def test_target_in_the_inventory_stops_the_run_before_the_first_batch(tmp_path):
     rc, out = run(tmp_path, "migrate", {"tviews_target_hosts": "db1:rep1"})
     assert rc == 2, out
     assert 'tviews_target_hosts is \\"db1:rep1\\" for db2, which it does not name' in out
-    assert batches_run(out) == [["db1"], ["db2"]], "a host the target does not name got past the check"
+    assert batches_run(out) == [], "a batch ran after the plan was refused"
 
 
 def test_target_from_extra_vars_with_commas_passes(tmp_path):
@@ -132,13 +132,16 @@ def test_every_playbook_refuses_a_target_from_the_inventory(tmp_path, playbook, 
     assert "Nothing was changed" in out
 
 
-@pytest.mark.parametrize("playbook,variable", [("rollback", "tviews_rollback_serial"), ("install", "tviews_install_serial")])
-def test_serial_in_the_inventory_is_refused(tmp_path, playbook, variable):
+@pytest.mark.parametrize("playbook,variable,play", [("rollback", "tviews_rollback_serial", "Roll pg_tviews back"),
+                                                    ("install", "tviews_install_serial",
+                                                     "Install pg_tviews side by side on the primaries")])
+def test_batch_sizes_in_the_inventory_are_honoured(tmp_path, playbook, variable, play):
     rc, out = run(tmp_path, playbook, {variable: 1})
-    assert rc == 2, out
-    assert "%s is 1 for db1, which cuts the hosts into" % variable in out
-    rc, out = run(tmp_path, playbook, {variable: 1}, "-e", "%s=1" % variable)
     assert rc == 0, out
+    assert out.count("PLAY [%s]" % play) == 4, out            # one batch per primary
+    rc, out = run(tmp_path, playbook, {variable: 1}, "-e", "%s=2" % variable)
+    assert rc == 0, out
+    assert out.count("PLAY [%s]" % play) == 2, out            # -e wins
 
 
 @pytest.mark.parametrize("playbook", ["migrate", "install", "rollback", "finalize", "preflight", "backup"])
