@@ -90,8 +90,14 @@ def tviews_report_build(hostvars, hosts, states=None, scan_dir=None, run_id=None
         if h in hostvars:
             secrets += _secrets(hostvars[h])
     run = {'run_id': run_id, 'generated_at': generated_at, 'target_version': target_version}
+    # A playbook that runs in waves marks each host when its batch starts (tviews_run_started): the
+    # hosts of later waves are then "not started", whatever an earlier run left in their state file.
+    started = [h for h in hosts if _host_var(hostvars[h] if h in hostvars else {}, 'tviews_run_started')]
     records = []
     for h in hosts:
+        if started and h not in started:
+            records.append(report_record.not_started(h, run))
+            continue
         hv = hostvars[h] if h in hostvars else {}
         state, state_error = _state(by_host.get(h))
         scan, scan_source = _scan(scan_dir, h)
@@ -197,6 +203,25 @@ def tviews_failure_detail(result, task=None, secrets=None):
     return {'phase': report_redact.redact(phase, secrets), 'msg': msg, 'databases': databases, 'failed_items': items}
 
 
+def tviews_report_fleet(records, generated_at=None, target_version=None):
+    """The fleet view: the summary model over the latest record of every host (each from the run
+    that set it, ``run_id`` kept per host), so waves run on different days read as one picture."""
+    if not isinstance(records, (list, tuple)):
+        raise AnsibleFilterError('tviews_report_fleet: records must be a list of host records')
+    latest = {}
+    for r in records:
+        if isinstance(r, dict) and r.get('kind') == report_record.KIND and r.get('host'):
+            if r['host'] not in latest or (r.get('generated_at') or '') >= (latest[r['host']].get('generated_at') or ''):
+                latest[r['host']] = r
+    summary = report_summary.build(list(latest.values()), {'run_id': 'fleet', 'generated_at': generated_at,
+                                                           'target_version': target_version})
+    runs = dict((h, r.get('run_id')) for h, r in latest.items())
+    for item in summary['hosts'] + summary['rows']:
+        item['run_id'] = runs.get(item['host'])
+    return summary
+
+
 class FilterModule(object):
     def filters(self):
-        return {'tviews_report_build': tviews_report_build, 'tviews_failure_detail': tviews_failure_detail}
+        return {'tviews_report_build': tviews_report_build, 'tviews_failure_detail': tviews_failure_detail,
+                'tviews_report_fleet': tviews_report_fleet}

@@ -90,12 +90,13 @@ class Fleet(object):
             yaml.safe_dump(inv, fh, sort_keys=False)
         return self.inventory
 
-    def playbook(self, name, *args, check=False, env=None):
-        """Run ``ansible-playbook pgtviews.ops.<name>`` against the fleet."""
+    def playbook(self, name, *args, check=False, env=None, waves=(1, "100%")):
+        """Run ``ansible-playbook pgtviews.ops.<name>`` against the fleet; ``waves`` (None: from the
+        inventory) is passed as the extra var tviews_waves."""
         penv = ansible_env(self.root, **(env or {}))
-        cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", self.inventory, "pgtviews.ops." + name,
-               # a play keyword (serial): Ansible reads it from extra vars, never from the inventory
-               "-e", json.dumps({"tviews_waves": [1, "100%"]})]
+        cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", self.inventory, "pgtviews.ops." + name]
+        if waves is not None:
+            cmd += ["-e", json.dumps({"tviews_waves": list(waves)})]
         if check:
             cmd.append("--check")
         cmd += list(args)

@@ -17,7 +17,8 @@ FORMAT = 1
 PHASE_ORDER = ('preflight', 'install', 'backup', 'rehearsal', 'swap', 'recreate', 'validate', 'rollback', 'finalize')
 FAILED_RESULTS = ('fail', 'failed', 'error')
 # Host status, failures first.
-STATUS_ORDER = ('failed', 'incomplete', 'ready', 'passed')
+# not_started: in this run's play, but its batch has not run (yet): never counted as passed.
+STATUS_ORDER = ('failed', 'incomplete', 'not_started', 'ready', 'passed')
 SWAP_FIELDS = ('from_version', 'to_version', 'strategy', 'mode', 'window_ms', 'lock_wait_ms', 'lock_attempts', 'manifest')
 _TIME_KEYS = ('started_at', 'finished_at', 'duration_ms', 'result', 'status')
 # Keys a phase record may carry its end time under (the backup role records 'created').
@@ -263,4 +264,16 @@ def build(host, inputs, run):
         'code_scan': scan_summary(inputs.get('scan'), inputs.get('scan_source')),
         'databases': databases,
         'state_file': {'available': bool(inputs.get('state')), 'error': inputs.get('state_error')},
+    }
+
+
+def not_started(host, run):
+    """The record of a host of this run whose batch has not run (yet): what an earlier run or its
+    state file says is not evidence of this run, so nothing else is claimed."""
+    return {
+        'kind': KIND, 'format': FORMAT, 'run_id': run.get('run_id'), 'generated_at': run.get('generated_at'),
+        'host': host, 'status': 'not_started', 'rolled_back': False, 'failures': [],
+        'warnings': ['not run yet in this run (a later wave)'], 'target_version': run.get('target_version'),
+        'server': None, 'preflight': None, 'validate': None, 'code_scan': None, 'databases': {},
+        'state_file': {'available': False, 'error': None},
     }

@@ -171,3 +171,22 @@ def test_broken_canary_stops_the_rollout_and_rolls_back(fleet):
     for n in ("db2", "db3"):   # untouched: no backup, no state, nothing installed
         assert not os.path.exists(os.path.join(fleet.root, n, "state", "state.json"))
         assert not glob.glob(os.path.join(fleet.install(n).pkglibdir, "pg_tviews-*.so"))
+
+
+def test_waves_from_the_inventory_put_the_last_listed_host_first(fleet):
+    """No -e at all: the inventory gives db3 (listed last) wave 1 and the others wave 2."""
+    fleet.write_inventory(host_overrides={"db3": {"tviews_wave": 1}, "db1": {"tviews_wave": 2}, "db2": {"tviews_wave": 2}})
+    run = fleet.playbook("migrate", waves=None)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "primaries: 2 batch(es), from the inventory: per-host waves" in run.stdout
+    waves = run.stdout.split("PLAY [Migrate the primaries in waves]")[1:]
+    assert len(waves) == 2, run.stdout[-3000:]
+    assert "[db3]" in waves[0] and "[db1]" not in waves[0] and "[db2]" not in waves[0]
+    assert "[db1]" in waves[1] and "[db2]" in waves[1] and "[db3]" not in waves[1].split("PLAY RECAP")[0]
+    assert versions(fleet) == {"db1": "0.2.0", "db2": "0.2.0", "db3": "0.2.0"}
+    # The fleet view has every host's latest run, all passed.
+    with open(os.path.join(fleet.root, "reports", "fleet", "summary.json")) as fh:
+        view = json.load(fh)
+    assert sorted((h["host"], h["status"]) for h in view["hosts"]) == [("db1", "passed"), ("db2", "passed"),
+                                                                      ("db3", "passed")]
+    assert len(set(h["run_id"] for h in view["hosts"])) == 1

@@ -90,7 +90,7 @@ def test_summary_failures_first_and_timeline():
     bad = record("beta", preflight=samples.preflight(drift="fail"))
     s = report_summary.build([good, bad], RUN)
     assert [h["host"] for h in s["hosts"]] == ["beta", "alpha"]
-    assert s["totals"] == {"failed": 1, "incomplete": 0, "ready": 0, "passed": 1}
+    assert s["totals"] == {"failed": 1, "incomplete": 0, "not_started": 0, "ready": 0, "passed": 1}
     tl = s["hosts"][1]["timeline"]
     assert [p["phase"] for p in tl["phases"]] == ["preflight", "backup", "validate"]
     assert tl["phases"][0]["left_pct"] == 0 and tl["phases"][-1]["left_pct"] + tl["phases"][-1]["width_pct"] == 100
@@ -253,3 +253,22 @@ def test_report_filter_carries_the_rescue_failure_to_rows_and_records():
     assert beta["status"] == "failed" and beta["databases"]["app"]["status"] == "failed"
     assert beta["databases"]["app"]["failures"] == ["run: the host failed in this play"]
     assert "sup3r-s3cret" not in str(out)
+
+
+def test_hosts_of_later_waves_are_not_started_never_passed():
+    """After the first wave only the canary has run: the others were marked by nothing in this run,
+    so whatever their state files say from earlier runs, they count as not started."""
+    from ansible_collections.pgtviews.ops.plugins.filter.tviews_report import tviews_report_build, tviews_report_fleet
+    hostvars = {"db1": {"tviews_run_started": True}, "db2": {}, "db3": {}}
+    built = tviews_report_build(hostvars, ["db1", "db2", "db3"], run_id="r1", generated_at="2026-12-07T10:00:00Z",
+                                target_version="0.2.0")
+    status = dict((r["host"], r["status"]) for r in built["records"])
+    assert status["db2"] == status["db3"] == "not_started" and status["db1"] != "not_started"
+    assert built["summary"]["totals"]["not_started"] == 2 and built["summary"]["totals"]["passed"] == 0
+    # Without the marker (the role used outside a wave play) every host is judged on its evidence.
+    plain = tviews_report_build({"db1": {}, "db2": {}}, ["db1", "db2"], run_id="r0")
+    assert all(r["status"] != "not_started" for r in plain["records"])
+    # The fleet view keeps each host's latest record and the run that set it.
+    older = dict(built["records"][0], generated_at="2026-12-06T10:00:00Z", run_id="r0", status="failed")
+    fleet = tviews_report_fleet([older, built["records"][0]], generated_at="2026-12-07T11:00:00Z")
+    assert [(h["host"], h["run_id"], h["status"]) for h in fleet["hosts"]] == [("db1", "r1", built["records"][0]["status"])]
