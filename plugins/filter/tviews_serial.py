@@ -101,16 +101,21 @@ def _sizes_var(hosts, hostvars, name):
     return list(seen.values())[0][0] if seen else None
 
 
-def tviews_wave_plan(hosts, hostvars, groups=None, sizes_var='tviews_waves', default=None, memberships=True):
+def tviews_wave_plan(hosts, hostvars, groups=None, sizes_var='tviews_waves', default=None, memberships=True, sizes=None):
     """The rollout plan of ``hosts`` (the play's hosts, in inventory order): {batches, order, sizes,
     source, labels}. With ``memberships``, hosts that name a wave (host variable tviews_wave, group
     tviews_wave_<n>, group tviews_canary = wave 0) run wave by wave, lowest first, and hosts that
     name none run last; otherwise (or when no host names one) ``sizes_var``, as the hosts see it,
-    else ``default``, cuts the hosts into batches as serial would. Errors name what cannot be
-    honoured, before anything runs."""
+    else ``default``, cuts the hosts into batches as serial would. ``sizes``: the value the play
+    itself sees (lookup('vars')), which also carries play vars (an AWX wrapper's survey answer):
+    when it is none of the hosts' own values it came from there and wins. Errors name what cannot
+    be honoured, before anything runs."""
     hosts = list(hosts or [])
     waves = _memberships(hosts, hostvars, groups) if memberships else {}
-    sizes = _sizes_var(hosts, hostvars, sizes_var)
+    sizes = None if sizes == '' else sizes    # lookup('vars') of an undefined variable
+    own = [hostvars[h][sizes_var] for h in hosts if h in hostvars and hostvars[h].get(sizes_var) is not None]
+    if sizes is None or sizes in own:
+        sizes = _sizes_var(hosts, hostvars, sizes_var)
     if waves:
         if sizes is not None:
             raise AnsibleFilterError('both per-host waves (%s) and %s (%r) are set: the waves already cut the batches; '

@@ -95,7 +95,7 @@ SAFE_DEFAULTS = {
     ("finalize", "tviews_survey_install_finalize_remove_stash"): "no",
     ("migrate", "tviews_survey_rehearse"): "yes",
     ("migrate", "tviews_survey_max_fail_percentage"): 0,
-    ("migrate", "tviews_survey_waves"): "1,25%,100%",
+    ("migrate", "tviews_survey_waves"): "inventory",
 }
 
 

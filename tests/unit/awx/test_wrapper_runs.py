@@ -17,7 +17,7 @@ FIRST_PLAY = {
 }
 
 BAD_ANSWERS = [
-    ("migrate", {"tviews_survey_waves": "abc"}, "Survey field tviews_survey_waves: \"abc\" is not a comma-separated list"),
+    ("migrate", {"tviews_survey_waves": "abc"}, "Survey field tviews_survey_waves: \"abc\" is neither the word inventory nor a"),
     ("migrate", {"tviews_survey_waves": "1,0,100%"}, "Survey field tviews_survey_waves: \"1,0,100%\""),
     ("migrate", {"tviews_survey_waves": "1,101%"}, "Survey field tviews_survey_waves: \"1,101%\""),
     ("migrate", {"tviews_survey_rehearse": "maybe"},
@@ -72,6 +72,15 @@ def test_waves_become_the_batches_of_the_migrate_play(waves, batches, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("PLAY [Migrate the primaries in waves]") == batches, proc.stdout
     assert "(item=tviews_survey_waves)" in proc.stdout
+
+
+def test_waves_from_the_inventory_by_default(tmp_path):
+    """The survey's default, "inventory", leaves the waves to the inventory: here its batch sizes."""
+    answers = good_answers("migrate", tviews_survey_target_hosts="all", tviews_survey_waves="inventory")
+    proc = run_wrapper("migrate", answers, tmp_path, "--tags", "tviews_no_such_tag", inventory_vars={"tviews_waves": [3, "100%"]})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("PLAY [Migrate the primaries in waves]") == 2, proc.stdout
+    assert 'from tviews_waves [3, \\"100%\\"]: batch 1: db1, db2, db3; batch 2: db4.' in proc.stdout
 
 
 @pytest.mark.parametrize("name", sorted(FIRST_PLAY))
