@@ -50,16 +50,22 @@ def _secrets(hv):
 
 
 def _state(result):
-    """(document, error) from one looped ansible.builtin.slurp result."""
+    """(document, error) from one looped ansible.builtin.slurp result. A host with no state file
+    yet (it has not run a phase) is no error: there is simply nothing recorded."""
     if not result:
         return None, 'not read'
     if result.get('unreachable'):
         return None, 'host unreachable'
+    msg = ' '.join(to_native(result.get('msg') or '').split())
+    if result.get('failed') and 'not found' in msg.lower():
+        return None, None
     if result.get('failed') or result.get('skipped'):
-        return None, ' '.join(to_native(result.get('msg') or 'not read').split())
+        return None, msg or 'not read'
+    if 'content' not in result:
+        return None, None
     try:
         return json.loads(base64.b64decode(result['content']).decode('utf-8')), None
-    except (KeyError, ValueError, TypeError) as e:
+    except (ValueError, TypeError) as e:
         return None, 'not valid JSON: %s' % to_native(e)
 
 

@@ -70,6 +70,20 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+installed:
+  description:
+    - Names of the databases inspected that have pg_tviews installed, in the order inspected. With
+      I(all_databases), every database on the server that has it (the collection's one database
+      discovery), so a play needs no filter over I(databases).
+  returned: always
+  type: list
+  elements: str
+  sample: [app, reporting]
+not_installed:
+  description: Names of the databases inspected that do not have pg_tviews installed.
+  returned: always
+  type: list
+  elements: str
 databases:
   description: Per inspected database name, what was found. Databases without pg_tviews have C(facts.installed=false).
   returned: always
@@ -132,17 +146,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
-    DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import connectable_databases
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
-
-
-def inspect(params, dbname, subset):
-    conn = connect(params, dbname)
-    try:
-        return snapshot(conn, subset)
-    finally:
-        conn.close()
+    DatabaseConnectionError, connection_argument_spec, ensure_psycopg2)
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import gather
 
 
 def main():
@@ -159,21 +164,11 @@ def main():
     ensure_psycopg2(module)
     params = module.params
     subset = set(params['gather_subset']) | set(['catalog'])
-    result = dict(changed=False, databases={})
+    result = dict(changed=False, databases={}, installed=[], not_installed=[])
     try:
-        if params['all_databases']:
-            conn = connect(params)
-            try:
-                names = connectable_databases(conn)
-            finally:
-                conn.close()
-            for name in names:
-                snap = inspect(params, name, subset)
-                if snap['facts']['installed']:
-                    result['databases'][name] = snap
-        else:
-            for name in params['databases'] or [params['login_db']]:
-                result['databases'][name] = inspect(params, name, subset)
+        result['databases'] = gather(params, params['databases'], params['all_databases'], subset)
+        for name, snap in result['databases'].items():
+            result['installed' if snap['facts']['installed'] else 'not_installed'].append(name)
     except DatabaseConnectionError as e:
         module.fail_json(msg=to_native(e), **result)
     except Exception as e:  # a catalog error must name itself, not print a traceback only

@@ -129,59 +129,13 @@ unexpected:
   elements: dict
 '''
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
     DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import actions
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
-
-
-def summary(doc, path=None, stored_id=None):
-    return dict(digest=doc['digest'], path=path, database=doc['database'], extversion=doc['extension']['extversion'],
-                tviews=len(doc['tviews']), order=doc['order'], stored_id=stored_id)
-
-
-def capture(module, conn):
-    p = module.params
-    if not p['path']:
-        module.fail_json(msg="state=captured needs path")
-    if os.path.exists(p['path']) and not p['force']:
-        existing = mf.load_file(p['path'])
-        if existing['database'] != conn.info.dbname:
-            raise mf.ManifestError("%s describes database %s, not %s; use another path or force"
-                                   % (p['path'], existing['database'], conn.info.dbname))
-        module.exit_json(changed=False, manifest=summary(existing, p['path']))
-    if not os.path.isdir(os.path.dirname(os.path.abspath(p['path']))):
-        raise mf.ManifestError("directory of %s does not exist" % p['path'])
-    doc, stored_id = mf.capture(conn, p['path'], p['store_in_database'], dry_run=module.check_mode)
-    module.exit_json(changed=True, manifest=summary(doc, p['path'], stored_id))
-
-
-def verify(module, conn):
-    p = module.params
-    if p['path']:
-        expected = mf.load_file(p['path'])
-    else:
-        with conn.cursor() as cur:
-            expected = mf.load_stored(cur)
-        if expected is None:
-            raise mf.ManifestError("no path given and no manifest stored in database %s" % conn.info.dbname)
-    if expected['database'] != conn.info.dbname and not p['allow_other_database']:
-        raise mf.ManifestError("the manifest describes database %s, not %s (set allow_other_database for a copy)"
-                               % (expected['database'], conn.info.dbname))
-    actual = mf.build(snapshot(conn, ('catalog', 'data')))
-    diffs = mf.compare(expected, actual)
-    unexpected = mf.filter_allowed(diffs, p['allow'])
-    result = dict(changed=False, manifest=summary(expected, p['path']), differences=diffs, unexpected=unexpected)
-    if unexpected:
-        first = unexpected[0]
-        module.fail_json(msg="database %s differs from its manifest in %d way(s), first: %s of %s"
-                         % (conn.info.dbname, len(unexpected), first['kind'], first['object']), **result)
-    module.exit_json(**result)
 
 
 def main():
@@ -197,13 +151,16 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[('state', 'captured', ['path'])])
     ensure_psycopg2(module)
+    p = module.params
     conn = None
     try:
-        conn = connect(module.params)
-        if module.params['state'] == 'captured':
-            capture(module, conn)
+        conn = connect(p)
+        dbname = conn.info.dbname
+        if p['state'] == 'captured':
+            changed, summary = actions.capture(conn, p['path'], p['store_in_database'], p['force'], module.check_mode)
+            result = dict(changed=changed, manifest=summary)
         else:
-            verify(module, conn)
+            result = actions.verify(conn, p['path'], p['allow'], p['allow_other_database'])
     except (DatabaseConnectionError, mf.ManifestError) as e:
         module.fail_json(msg=to_native(e))
     except Exception as e:
@@ -211,6 +168,11 @@ def main():
     finally:
         if conn is not None:
             conn.close()
+    unexpected = result.get('unexpected')
+    if unexpected:
+        module.fail_json(msg="database %s differs from its manifest in %d way(s), first: %s of %s"
+                         % (dbname, len(unexpected), unexpected[0]['kind'], unexpected[0]['object']), **result)
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

@@ -82,6 +82,7 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
     DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import actions as manifest_actions
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils.swap import recreate
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError
@@ -102,13 +103,7 @@ def main():
     conn = None
     try:
         conn = connect(p)
-        if p['manifest']:
-            doc = mf.load_file(p['manifest'])
-        else:
-            with conn.cursor() as cur:
-                doc = mf.load_stored(cur)
-            if doc is None:
-                raise mf.ManifestError("no manifest given and none stored in database %s" % p['login_db'])
+        doc = manifest_actions.load(conn, p['manifest'])
         plan, ctx = recreate.build_plan(conn, doc, p['tviews'])
         result.update(plan=plan.render(conn), skipped=ctx['skipped'])
         if not ctx['done']:

@@ -76,37 +76,13 @@ api_generation:
   type: str
 '''
 
-import fnmatch
-import re
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
     DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import detect
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.refresh import refresh
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError
-
-
-def select(records, wanted):
-    """Records named by entity, tv_ name or qualified name, or matching a % pattern."""
-    if not wanted:
-        return list(records)
-    chosen, missing = [], []
-    for w in wanted:
-        if '%' in w:
-            pattern = fnmatch.translate(w.replace('*', '[*]').replace('?', '[?]').replace('%', '*'))
-            hits = [r for r in records if re.match(pattern, r['qualified_table'] or '') or re.match(pattern, r['table'] or '')]
-        else:
-            hits = [r for r in records if w in (r['entity'], r['table'], r['qualified_table'])]
-        if not hits:
-            missing.append(w)
-        chosen.extend(h for h in hits if h not in chosen)
-    if missing:
-        raise ValueError("no TVIEW matches %s" % ', '.join(missing))
-    return chosen
 
 
 def main():
@@ -123,27 +99,7 @@ def main():
     conn = None
     try:
         conn = connect(p)
-        facts = detect(conn)
-        adapter = adapter_for(conn, facts)
-        result['api_generation'] = adapter.generation
-        records, order = adapter.records()
-        by_entity = dict((r['entity'], r) for r in records)
-        chosen = select(records, p['tviews'])
-        chosen_entities = set(r['entity'] for r in chosen)
-        for entity in order:  # dependencies first, so cascades see fresh rows
-            if entity not in chosen_entities:
-                continue
-            record = by_entity[entity]
-            full = not adapter.supports_row_refresh or not p['primary_keys']
-            item = dict(entity=entity, table=record['qualified_table'], full_refresh=full, duration_ms=None)
-            if not module.check_mode:
-                stmt, params = adapter.refresh_statement(record, p['primary_keys'], p['cascade'])
-                start = time.monotonic()
-                with conn.cursor() as cur:
-                    cur.execute(stmt, params)
-                item['duration_ms'] = round((time.monotonic() - start) * 1000, 2)
-            result['refreshed'].append(item)
-        result['changed'] = bool(result['refreshed'])
+        refresh(conn, result, p['tviews'], p['primary_keys'], p['cascade'], check_mode=module.check_mode)
     except (DatabaseConnectionError, UnknownGenerationError, ValueError) as e:
         module.fail_json(msg=to_native(e), **result)
     except Exception as e:

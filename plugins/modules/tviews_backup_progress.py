@@ -98,45 +98,9 @@ failed_job:
   type: bool
 '''
 
-import os
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup import progress as backup_progress
-from ansible_collections.pgtviews.ops.plugins.module_utils.backup.space import human
-
-
-def observe(results_file, progress_file, wait, poll=0.5, clock=time.time, sleep=time.sleep):
-    """Wait until the job finishes or ``wait`` seconds pass; return what was seen."""
-    deadline = clock() + max(0, wait)
-    while True:
-        finished, result = backup_progress.job_status(results_file)
-        doc = backup_progress.read(progress_file)
-        if finished or clock() >= deadline:
-            break
-        sleep(poll)
-    try:
-        job_started = os.stat(results_file).st_mtime if not finished else None
-    except OSError:
-        job_started = None
-    out = {'finished': finished, 'failed_job': bool(finished and result and result.get('failed')),
-           'phase': 'starting', 'elapsed': 0, 'bytes': 0, 'directory': None}
-    if doc:
-        out.update(phase=doc.get('phase') or 'starting', bytes=int(doc.get('bytes') or 0), directory=doc.get('directory'),
-                   elapsed=int(clock() - float(doc.get('started') or clock())))
-    elif job_started:
-        out['elapsed'] = int(clock() - job_started)
-    if finished:
-        out['phase'] = 'failed' if out['failed_job'] else 'finished'
-        if result and not result.get('failed'):
-            out['bytes'] = int(result.get('bytes') or out['bytes'])
-            out['directory'] = result.get('directory') or out['directory']
-            total = (result.get('durations') or {}).get('total')
-            if total is not None and not result.get('reused'):
-                out['elapsed'] = int(total)
-    out['size'] = human(out['bytes'])
-    return out
 
 
 def main():
@@ -147,7 +111,7 @@ def main():
     ), supports_check_mode=True)
     p = module.params
     try:
-        out = observe(p['results_file'], p['progress_file'], p['wait'])
+        out = backup_progress.observe(p['results_file'], p['progress_file'], p['wait'])
     except ValueError as e:
         module.fail_json(msg=str(e), finished=True)
     module.exit_json(changed=False, **out)

@@ -19,14 +19,17 @@ description:
     the host with all reasons listed.
   - "Checks: C(reachable); C(server_version) (supported major); C(privileges) (superuser, which
     DROP/CREATE EXTENSION needs); C(primary) (a standby fails); C(extension_version) per database
-    (0.1.x passes, already at the target passes as done); C(target_available) (the target version is
+    (a version the target migrates from passes, already at the target passes as done); C(target_available) (the target version is
     installed, and a C(CREATE EXTENSION) of it in a database without pg_tviews works and reports the
     right library, rolled back); C(health) (C(pg_tviews_health_check())); C(consistency) (what the
     health check cannot see: tv_ tables, v_ views and base-table triggers of every TVIEW, orphaned
-    C(trg_tview_) triggers); C(drift) (each tv_ equal to its v_, EXCEPT both ways, sampled or full);
+    pg_tviews triggers); C(dependents) (every object outside pg_tviews that depends on it is one the
+    swap sets aside and puts back; a function, a column default, a view calling a member function or a
+    view over a metadata table the target does not have fails, named, with what to do); C(drift) (each tv_ equal to its v_, EXCEPT both ways, sampled or full);
     C(definitions) (every recorded definition still plans with C(EXPLAIN)); C(prepared_transactions);
     C(long_transactions); C(sessions) (counted, and whether they hold locks the swap would wait for);
-    C(backup_space); C(pg_dump) (client major at least the server's); C(code_scan); C(maintenance_window)."
+    C(backup_space); C(pg_dump) (the pg_dump the backup will run, found the way the backup finds it,
+    its major at least the server's); C(code_scan); C(maintenance_window)."
   - It also measures a refresh-timing C(baseline) per TVIEW that the validate role compares with after
     the migration (see I(baseline)).
   - Safety. Everything is read-only or runs in a transaction that is always rolled back (the
@@ -100,10 +103,17 @@ options:
         (the backup role's C(tviews_backup_space_factor)).
     type: float
     default: 1.0
+  pg_bin_dir:
+    description:
+      - Directory with the pg_dump and pg_restore the backup will run (the backup's I(pg_bin_dir)).
+        Empty looks where the backup looks, in the same order - C(pg_config --bindir), the directory
+        of C(pg_dump) on C(PATH), C(/usr/lib/postgresql/<major>/bin), C(/usr/pgsql-<major>/bin) -
+        and judges the first pg_dump there that is not older than the server.
+    type: path
   pg_dump:
     description:
-      - The pg_dump to check. Default is the server installation's own, then
-        C(/usr/lib/postgresql/<major>/bin/pg_dump), then C(pg_dump) on C(PATH).
+      - A pg_dump to check; its directory is used as I(pg_bin_dir) (it must hold pg_restore too, as
+        the backup needs both). Mutually exclusive with I(pg_bin_dir).
     type: path
   code_scan:
     description:
@@ -245,147 +255,10 @@ duration_ms:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
-    DatabaseConnectionError, connect, connection_argument_spec, describe, ensure_psycopg2, libpq_params)
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import connectable_databases, detect
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates import core as gates
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates import catalog as gates_catalog
-from ansible_collections.pgtviews.ops.plugins.module_utils.host import disk as gates_host
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates import probe as gates_probe
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates import server as gates_server
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates import timing as gates_timing
-from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import SKIP, check
-
-CHECKS = ('reachable', 'server_version', 'privileges', 'primary', 'extension_version', 'target_available', 'health',
-          'consistency', 'drift', 'definitions', 'prepared_transactions', 'long_transactions', 'sessions', 'backup_space',
-          'pg_dump', 'code_scan', 'maintenance_window', 'baseline')
-
-
-def check_database(module, db, explicit, own_pids):
-    """(checks, database facts, baseline items) of one database, on fresh connections."""
-    p = module.params
-    checks, baseline = [], []
-    conn = connect(p, db)
-    own_pids.append(conn.get_backend_pid())
-    try:
-        facts = detect(conn)
-        info = {'name': db, 'extversion': facts['extversion'], 'library_version': facts['library_version'],
-                'api_generation': facts['api_generation'], 'tviews': 0, 'done': False}
-        if not facts['installed']:
-            if explicit:
-                checks.append(gates_catalog.extension_before(db, facts, p['version']))
-            return checks, info, baseline
-        ext_check = gates_catalog.extension_before(db, facts, p['version'])
-        checks.append(ext_check)
-        info['done'] = bool((ext_check.get('details') or {}).get('done'))
-        sessions = [s for s in objects.other_sessions(conn) if s['pid'] not in own_pids]
-        checks.append(gates_server.long_transactions(db, sessions, p['max_transaction_age']))
-        if facts['library_version'] is None:
-            checks.append(gates_catalog.health(db, [], callable_=False))
-            checks.append(gates_server.sessions(db, sessions, []))
-            return checks, info, baseline
-        adapter = adapter_for(conn, facts)
-        records, dummy = adapter.records()
-        info['tviews'] = len(records)
-        holders = gates_probe.lock_holders(conn, gates_probe.tview_relations(records), own_pids)
-        checks.append(gates_server.sessions(db, sessions, holders))
-        checks.append(gates_catalog.health(db, objects.health_check(conn, facts['schema'])))
-        checks.append(gates_catalog.consistency(db, records, objects.tview_triggers(conn)))
-        checks.append(gates_catalog.drift(db, gates_probe.drift_all(conn, records, p['drift_sample']), p['drift_sample']))
-        if p['explain_definitions']:
-            checks.append(gates_catalog.definitions(db, gates_probe.explain_definitions(conn, records, facts['schema'])))
-        else:
-            checks.append(check('definitions', SKIP, 'disabled (explain_definitions: false)', db))
-        if p['baseline'] and facts['is_primary'] and not info['done']:
-            items, note = gates_timing.baseline(conn, adapter, records, p['baseline_sample'], p['baseline_full'],
-                                                p['baseline_runs'], p['lock_timeout'])
-            for item in items:
-                item['database'] = db
-            baseline = items
-            errors = [i for i in items if i['error']]
-            if note:
-                checks.append(check('baseline', SKIP, note, db))
-            elif errors:
-                checks.append(check('baseline', 'warn', 'refresh baseline not measured for %s' % '; '.join(
-                    '%s: %s' % (i['tview'], i['error']) for i in errors[:5]), db))
-            else:
-                checks.append(check('baseline', 'pass', 'refresh baseline of %d TVIEW(s) (%s refresh, fastest of %d, rolled back)'
-                                    % (len(items), items[0]['kind'] if items else 'no', p['baseline_runs']), db))
-        return checks, info, baseline
-    finally:
-        conn.close()
-
-
-def run_checks(module):
-    p = module.params
-    result = {'checks': [], 'baseline': [], 'databases': []}
-    checks = result['checks']
-    where = describe(libpq_params(p))
-    try:
-        conn = connect(p)
-    except DatabaseConnectionError as e:
-        checks.append(gates_server.reachable(str(e), where))
-        return result
-    own_pids = [conn.get_backend_pid()]
-    try:
-        checks.append(gates_server.reachable(None, where))
-        facts = detect(conn)
-        result['server'] = dict((k, facts[k]) for k in ('server_version', 'server_major', 'is_primary', 'is_superuser'))
-        checks.append(gates_server.server_version(facts, p['supported_majors']))
-        checks.append(gates_server.privileges(facts, p['login_user']))
-        checks.append(gates_server.primary(facts))
-        all_dbs = connectable_databases(conn)
-        explicit = bool(p['databases'])
-        candidates = p['databases'] or all_dbs
-        with_ext = []
-        for db in candidates:
-            if db not in all_dbs:
-                checks.append(check('extension_version', 'fail', 'database does not exist or does not allow connections', db))
-                continue
-            try:
-                db_checks, info, baseline = check_database(module, db, explicit, own_pids)
-            except DatabaseConnectionError as e:
-                checks.append(check('extension_version', 'fail', 'cannot check this database: %s' % e, db))
-                continue
-            checks.extend(db_checks)
-            result['baseline'].extend(baseline)
-            if info['extversion'] is not None:
-                result['databases'].append(info)
-                with_ext.append(db)
-        if not with_ext and not explicit:
-            checks.append(check('extension_version', 'fail', 'no database on this server has pg_tviews installed'))
-        checks.append(gates_server.prepared_transactions(objects.prepared_transactions(conn), with_ext))
-        probe = None
-        if p['probe_create']:
-            if not facts['is_primary']:
-                probe = {'ran': False, 'skipped': 'standby (read-only)'}
-            elif not facts['is_superuser']:
-                probe = {'ran': False, 'skipped': 'not superuser'}
-            elif p['version'] in facts['available_versions']:
-                probe_db = gates_probe.choose_probe_db(p, with_ext, all_dbs, p['probe_db'])
-                probe = (gates_probe.probe_create(p, probe_db, p['version'], p['lock_timeout']) if probe_db
-                         else {'ran': False, 'skipped': 'every database has pg_tviews'})
-        checks.append(gates_server.target_available(p['version'], facts['available_versions'], probe, p['target_installed']))
-        sizes = gates_probe.database_sizes(conn, with_ext)
-        try:
-            measured, free = gates_host.free_bytes(p['backup_root'])
-            checks.append(gates_server.backup_space(measured if measured == p['backup_root'] else '%s (on %s)' % (
-                p['backup_root'], measured), free, sizes, p['backup_space_factor']))
-        except OSError as e:
-            checks.append(gates_server.backup_space(p['backup_root'], 0, sizes, p['backup_space_factor'], error=to_native(e)))
-        dump_candidates = gates_host.pg_dump_candidates(p['pg_dump'], gates_probe.server_bindir(conn), facts['server_major'])
-        path, text, error = gates_host.pg_dump_version(module.run_command, module.get_bin_path, dump_candidates)
-        checks.append(gates_server.pg_dump(path, text, facts['server_major'], error))
-    finally:
-        conn.close()
-    checks.append(gates_server.code_scan(p['code_scan'], p['code_scan_source'], p['code_scan_fail_on'],
-                                         p['code_scan_required']))
-    checks.append(gates_server.maintenance_window(p['maintenance_windows'], gates.utc_now()))
-    return result
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import connection_argument_spec, ensure_psycopg2
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import preflight as gate_run
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import run_gate_module
 
 
 def main():
@@ -403,6 +276,7 @@ def main():
         backup_root=dict(type='path', default='/var/backups/pgtviews'),
         backup_space_factor=dict(type='float', default=1.0),
         pg_dump=dict(type='path'),
+        pg_bin_dir=dict(type='path'),
         code_scan=dict(type='dict'),
         code_scan_source=dict(type='str', default='code scan report'),
         code_scan_fail_on=dict(type='str', choices=['never', 'error', 'warning', 'info'], default='never'),
@@ -415,9 +289,10 @@ def main():
         lock_timeout=dict(type='int', default=50),
         overrides=dict(type='dict', default={}),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[('pg_dump', 'pg_bin_dir')])
     ensure_psycopg2(module)
-    gates.run_gate_module(module, CHECKS, run_checks, 'preflight')
+    run_gate_module(module, gate_run.CHECKS, gate_run.run_checks, 'preflight')
 
 
 if __name__ == '__main__':

@@ -142,93 +142,15 @@ recreated:
   elements: dict
 '''
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
-    DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2, fetch_value)
+    DatabaseConnectionError, connection_argument_spec, ensure_psycopg2)
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record as backup_record
-from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
-from ansible_collections.pgtviews.ops.plugins.module_utils.swap import recreate
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup import restore
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import SwapError
-
-
-def dump_dir_of(path):
-    sub = os.path.join(path, 'dump')
-    return sub if os.path.isfile(os.path.join(sub, 'toc.dat')) else path
-
-
-def verify_side(params, side, doc):
-    conn = connect(params, side)
-    try:
-        diffs = mf.compare(doc, mf.build(snapshot(conn, ('catalog', 'data'))))
-    finally:
-        conn.close()
-    if diffs:
-        raise restore.RestoreError("restored database %s differs from the manifest: %s of %s (and %d more); left in place for "
-                                   "inspection (state=absent drops it)" % (side, diffs[0]['kind'], diffs[0]['object'], len(diffs) - 1))
-
-
-def check_inputs(params, side):
-    """Refuse inputs that name the wrong thing, before anything is touched."""
-    names = [params['database'], side] + ([params['failed_name']] if params['failed_name'] else [])
-    if len(set(names)) != len(names):
-        raise restore.RestoreError("database, side_database and failed_name must be three different names (got %s)"
-                                   % ', '.join(names))
-    if params['state'] == 'present' and not os.path.isfile(os.path.join(dump_dir_of(params['backup_dir']), 'toc.dat')):
-        raise restore.RestoreError("%s holds no directory-format pg_dump (no toc.dat in it or in its dump/)" % params['backup_dir'])
-
-
-def check_backup(params, doc):
-    """The backup must be of this database and, when a record is given, unchanged since it was taken."""
-    if doc.get('database') != params['database']:
-        raise restore.RestoreError("the manifest %s is of database %s, not %s" % (params['manifest'], doc.get('database'), params['database']))
-    if params['record']:
-        record = backup_record.load(params['record'])
-        if record.get('database') != params['database']:
-            raise restore.RestoreError("the backup record %s is of database %s, not %s"
-                                       % (params['record'], record.get('database'), params['database']))
-        issues = backup_record.problems(record)
-        if issues:
-            raise restore.RestoreError("the backup cannot be trusted: %s" % '; '.join(issues))
-
-
-def drop_side(params, side, check_mode):
-    if side == params['database']:
-        raise restore.RestoreError("refusing to drop %s: it is the database itself, not a side copy" % side)
-    if check_mode:
-        admin = connect(params, 'postgres' if params.get('login_db') == side else None)
-        try:
-            return restore.database_exists(admin, side)
-        finally:
-            admin.close()
-    return restore.drop_database(params, side)
-
-
-def restore_side(params, side, doc, version):
-    """Restore into the new database ``side`` and recreate its TVIEWs from the manifest."""
-    restore.restore_into(params, dump_dir_of(params['backup_dir']), side, version, params['jobs'], params['pg_bin_dir'])
-    # A copy without its TVIEWs is of no use, and a re-run must start clean.
-    with restore.discarded_on_failure(params, side):
-        conn = connect(params, side)
-        try:
-            plan, ctx = recreate.build_plan(conn, doc)
-            return recreate.execute(conn, plan, ctx, check_data=True)
-        finally:
-            conn.close()
-
-
-def failure_message(params, side, error):
-    """The module's failure message, worded for what the side database is for."""
-    if params['purpose'] == 'rehearsal':
-        if params['state'] == 'absent':
-            return "dropping the rehearsal copy %s of %s failed: %s" % (side, params['database'], error)
-        return "rehearsal of %s on a restored copy failed: %s" % (params['database'], error)
-    return "complete rollback of %s: %s" % (params['database'], error)
 
 
 def main():
@@ -251,42 +173,12 @@ def main():
                            required_if=[('switch', True, ['failed_name']), ('state', 'present', ['backup_dir', 'manifest'])])
     ensure_psycopg2(module)
     p = module.params
-    side = p['side_database'] or '%s_rollback' % p['database']
+    side = restore.side_name(p)
     result = dict(changed=False, side_database=side, restored=False, switched=False)
     try:
-        check_inputs(p, side)
-        if p['state'] == 'absent':
-            result['changed'] = drop_side(p, side, module.check_mode)
-            module.exit_json(**result)
-        doc = mf.load_file(p['manifest'])
-        check_backup(p, doc)
-        version = p['version'] or doc['extension']['extversion']
-        admin = connect(p)
-        try:
-            if not fetch_value(admin, "SELECT count(*) FROM pg_available_extension_versions WHERE name = %s AND version = %s",
-                               (restore.EXTENSION, version)):
-                raise restore.RestoreError("pg_tviews %s is not installed on this server: install it first (pgtviews.ops.install)" % version)
-            side_exists = restore.database_exists(admin, side)
-            already_switched = not side_exists and restore.database_exists(admin, p['failed_name'] or '') \
-                and restore.database_exists(admin, p['database'])
-        finally:
-            admin.close()
-        if already_switched:
-            module.exit_json(**result)
-        if not side_exists:
-            if module.check_mode:
-                result['changed'] = True
-                module.exit_json(**result)
-            result['recreated'] = restore_side(p, side, doc, version)
-            result['restored'] = result['changed'] = True
-        verify_side(p, side, doc)
-        if p['switch']:
-            if not module.check_mode:
-                restore.switch(p, p['database'], side, p['failed_name'])
-                result['switched'] = True
-            result['changed'] = True
+        restore.run(p, result, check_mode=module.check_mode)
     except (DatabaseConnectionError, mf.ManifestError, restore.RestoreError, SwapError, backup_record.RecordError) as e:
-        module.fail_json(msg=failure_message(p, side, to_native(e)), **result)
+        module.fail_json(msg=restore.failure_message(p, side, to_native(e)), **result)
     module.exit_json(**result)
 
 

@@ -56,8 +56,12 @@ options:
         (metadata only; needs a version that can adopt, such as 0.2).
       - C(rebuild) drops each TVIEW and creates it again from its recorded definition through the new
         version's API, rematerialising it (the only way into 0.1, whose convert function freezes data).
+      - C(auto) adopts where the target version can adopt and rebuilds where it cannot (0.1). The
+        result's C(mode) says which one ran.
+      - The default stays C(adopt), so that asking a version that cannot adopt to adopt keeps failing
+        at the plan, before anything changes, as it always has.
     type: str
-    choices: [ adopt, rebuild ]
+    choices: [ adopt, rebuild, auto ]
     default: adopt
   manifest:
     description:
@@ -131,7 +135,7 @@ EXAMPLES = r'''
   pgtviews.ops.tviews_swap:
     login_db: app
     version: 0.1.0
-    tview_mode: rebuild
+    tview_mode: auto   # rebuild: 0.1 cannot adopt
 '''
 
 RETURN = r'''
@@ -193,13 +197,13 @@ manifest:
 '''
 
 import datetime
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
     DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import actions as manifest_actions
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError
 from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import SwapError, build_plan, execute
@@ -209,20 +213,12 @@ def utc_now():
     return datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
-def ensure_manifest(module, conn, path):
-    """Capture the manifest to ``path`` unless a valid one is already there."""
-    if os.path.exists(path):
-        return {'path': path, 'captured': False, 'digest': mf.load_file(path)['digest']}
-    doc, dummy = mf.capture(conn, path, dry_run=module.check_mode)
-    return {'path': path, 'captured': not module.check_mode, 'digest': doc['digest']}
-
-
 def main():
     argument_spec = connection_argument_spec()
     argument_spec.update(
         version=dict(type='str', required=True),
         strategy=dict(type='str', choices=['auto', 'update', 'swap'], default='auto'),
-        tview_mode=dict(type='str', choices=['adopt', 'rebuild'], default='adopt'),
+        tview_mode=dict(type='str', choices=['adopt', 'rebuild', 'auto'], default='adopt'),
         manifest=dict(type='path'),
         lock_timeout=dict(type='int', default=100),
         lock_retries=dict(type='int', default=20),
@@ -247,7 +243,7 @@ def main():
         if ctx['done']:
             module.exit_json(**result)
         if p['manifest']:
-            result['manifest'] = ensure_manifest(module, conn, p['manifest'])
+            result['manifest'] = manifest_actions.ensure(conn, p['manifest'], module.check_mode)
         if module.check_mode:
             result['changed'] = True
             module.exit_json(**result)

@@ -55,17 +55,6 @@ def stamp(now=None):
     return (now or datetime.datetime.utcnow()).strftime('%Y%m%dT%H%M%S.%fZ')
 
 
-def existing_ancestor(path):
-    """The nearest existing directory at or above ``path`` (where free space is measured)."""
-    path = os.path.abspath(path)
-    while not os.path.isdir(path):
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    return path
-
-
 def make_dirs(path):
     """Create ``path`` and its missing parents with mode 0700 (umask-independent). Raises
     LayoutError naming the path and the reason."""

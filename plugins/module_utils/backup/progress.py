@@ -13,6 +13,7 @@ import os
 import time
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup.layout import LayoutError, make_dirs
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.disk import human
 from ansible_collections.pgtviews.ops.plugins.module_utils.host.private_file import write_private
 
 
@@ -84,3 +85,35 @@ def job_status(results_file):
     if 'started' in data and not data.get('finished'):
         return False, None
     return True, data
+
+
+def observe(results_file, progress_file, wait, poll=0.5, clock=time.time, sleep=time.sleep):
+    """Wait until the job finishes or ``wait`` seconds pass; return what was seen."""
+    deadline = clock() + max(0, wait)
+    while True:
+        finished, result = job_status(results_file)
+        doc = read(progress_file)
+        if finished or clock() >= deadline:
+            break
+        sleep(poll)
+    try:
+        job_started = os.stat(results_file).st_mtime if not finished else None
+    except OSError:
+        job_started = None
+    out = {'finished': finished, 'failed_job': bool(finished and result and result.get('failed')),
+           'phase': 'starting', 'elapsed': 0, 'bytes': 0, 'directory': None}
+    if doc:
+        out.update(phase=doc.get('phase') or 'starting', bytes=int(doc.get('bytes') or 0), directory=doc.get('directory'),
+                   elapsed=int(clock() - float(doc.get('started') or clock())))
+    elif job_started:
+        out['elapsed'] = int(clock() - job_started)
+    if finished:
+        out['phase'] = 'failed' if out['failed_job'] else 'finished'
+        if result and not result.get('failed'):
+            out['bytes'] = int(result.get('bytes') or out['bytes'])
+            out['directory'] = result.get('directory') or out['directory']
+            total = (result.get('durations') or {}).get('total')
+            if total is not None and not result.get('reused'):
+                out['elapsed'] = int(total)
+    out['size'] = human(out['bytes'])
+    return out

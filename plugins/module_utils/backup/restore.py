@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Restore a directory-format pg_dump into a new database at a chosen pg_tviews version,
-and switch databases by renaming (nothing is ever dropped)."""
+"""Restore a directory-format pg_dump into a new side database at a chosen pg_tviews version,
+recreate its TVIEWs from the manifest, verify it, and switch databases by renaming (the
+database rolled back is never dropped; only a side copy this code made is)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,8 +13,12 @@ import os
 import subprocess
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import connect, fetch_value, libpq_params
-
-EXTENSION = 'pg_tviews'
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record as backup_record
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import EXTENSION
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.clients import ClientToolError, find_client
+from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap import recreate
 
 
 class RestoreError(Exception):
@@ -32,14 +37,6 @@ def libpq_env(params):
     return env
 
 
-def find_client(name, pg_bin_dir, server_major):
-    for d in [pg_bin_dir] if pg_bin_dir else ['/usr/lib/postgresql/%s/bin' % server_major] + os.environ.get('PATH', '').split(os.pathsep):
-        path = os.path.join(d, name)
-        if d and os.access(path, os.X_OK):
-            return path
-    raise RestoreError("%s not found (looked in %s)" % (name, pg_bin_dir or '/usr/lib/postgresql/%s/bin and PATH' % server_major))
-
-
 def database_exists(conn, name):
     return bool(fetch_value(conn, "SELECT count(*) FROM pg_database WHERE datname = %s", (name,)))
 
@@ -55,7 +52,11 @@ def restore_into(params, dump_dir, dbname, version, jobs=2, pg_bin_dir=None):
         major = int(fetch_value(admin, "SELECT current_setting('server_version_num')::int / 10000"))
         if database_exists(admin, dbname):
             raise RestoreError("database %s already exists; refusing to restore over it" % dbname)
-        pg_restore = find_client('pg_restore', pg_bin_dir, major)
+        try:
+            # Found where the backup finds its pg_dump and pg_restore, in the same order.
+            pg_restore = find_client('pg_restore', major, pg_bin_dir)
+        except ClientToolError as e:
+            raise RestoreError(str(e))
         with admin.cursor() as cur:
             cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(dbname)))
     finally:
@@ -156,3 +157,118 @@ def switch(params, dbname, side, failed_name):
         raise
     finally:
         admin.close()
+
+
+def dump_dir_of(path):
+    sub = os.path.join(path, 'dump')
+    return sub if os.path.isfile(os.path.join(sub, 'toc.dat')) else path
+
+
+def verify_side(params, side, doc):
+    conn = connect(params, side)
+    try:
+        diffs = mf.compare(doc, mf.build(snapshot(conn, ('catalog', 'data'))))
+    finally:
+        conn.close()
+    if diffs:
+        raise RestoreError("restored database %s differs from the manifest: %s of %s (and %d more); left in place for "
+                           "inspection (state=absent drops it)" % (side, diffs[0]['kind'], diffs[0]['object'], len(diffs) - 1))
+
+
+def check_inputs(params, side):
+    """Refuse inputs that name the wrong thing, before anything is touched."""
+    names = [params['database'], side] + ([params['failed_name']] if params['failed_name'] else [])
+    if len(set(names)) != len(names):
+        raise RestoreError("database, side_database and failed_name must be three different names (got %s)"
+                           % ', '.join(names))
+    if params['state'] == 'present' and not os.path.isfile(os.path.join(dump_dir_of(params['backup_dir']), 'toc.dat')):
+        raise RestoreError("%s holds no directory-format pg_dump (no toc.dat in it or in its dump/)" % params['backup_dir'])
+
+
+def check_backup(params, doc):
+    """The backup must be of this database and, when a record is given, unchanged since it was taken."""
+    if doc.get('database') != params['database']:
+        raise RestoreError("the manifest %s is of database %s, not %s" % (params['manifest'], doc.get('database'), params['database']))
+    if params['record']:
+        record = backup_record.load(params['record'])
+        if record.get('database') != params['database']:
+            raise RestoreError("the backup record %s is of database %s, not %s"
+                               % (params['record'], record.get('database'), params['database']))
+        issues = backup_record.problems(record)
+        if issues:
+            raise RestoreError("the backup cannot be trusted: %s" % '; '.join(issues))
+
+
+def drop_side(params, side, check_mode):
+    if side == params['database']:
+        raise RestoreError("refusing to drop %s: it is the database itself, not a side copy" % side)
+    if check_mode:
+        admin = connect(params, 'postgres' if params.get('login_db') == side else None)
+        try:
+            return database_exists(admin, side)
+        finally:
+            admin.close()
+    return drop_database(params, side)
+
+
+def restore_side(params, side, doc, version):
+    """Restore into the new database ``side`` and recreate its TVIEWs from the manifest."""
+    restore_into(params, dump_dir_of(params['backup_dir']), side, version, params['jobs'], params['pg_bin_dir'])
+    # A copy without its TVIEWs is of no use, and a re-run must start clean.
+    with discarded_on_failure(params, side):
+        conn = connect(params, side)
+        try:
+            plan, ctx = recreate.build_plan(conn, doc)
+            return recreate.execute(conn, plan, ctx, check_data=True)
+        finally:
+            conn.close()
+
+
+def failure_message(params, side, error):
+    """The module's failure message, worded for what the side database is for."""
+    if params['purpose'] == 'rehearsal':
+        if params['state'] == 'absent':
+            return "dropping the rehearsal copy %s of %s failed: %s" % (side, params['database'], error)
+        return "rehearsal of %s on a restored copy failed: %s" % (params['database'], error)
+    return "complete rollback of %s: %s" % (params['database'], error)
+
+
+def run(p, result, check_mode=False):
+    """The restore module's states, start to end, recorded in ``result`` as they happen (a
+    failure, raised for the caller to word with failure_message, leaves what was done there)."""
+    side = result['side_database']
+    check_inputs(p, side)
+    if p['state'] == 'absent':
+        result['changed'] = drop_side(p, side, check_mode)
+        return
+    doc = mf.load_file(p['manifest'])
+    check_backup(p, doc)
+    version = p['version'] or doc['extension']['extversion']
+    admin = connect(p)
+    try:
+        if not fetch_value(admin, "SELECT count(*) FROM pg_available_extension_versions WHERE name = %s AND version = %s",
+                           (EXTENSION, version)):
+            raise RestoreError("pg_tviews %s is not installed on this server: install it first (pgtviews.ops.install)" % version)
+        side_exists = database_exists(admin, side)
+        already_switched = not side_exists and database_exists(admin, p['failed_name'] or '') \
+            and database_exists(admin, p['database'])
+    finally:
+        admin.close()
+    if already_switched:
+        return
+    if not side_exists:
+        if check_mode:
+            result['changed'] = True
+            return
+        result['recreated'] = restore_side(p, side, doc, version)
+        result['restored'] = result['changed'] = True
+    verify_side(p, side, doc)
+    if p['switch']:
+        if not check_mode:
+            switch(p, p['database'], side, p['failed_name'])
+            result['switched'] = True
+        result['changed'] = True
+
+
+def side_name(p):
+    return p['side_database'] or '%s_rollback' % p['database']

@@ -40,6 +40,7 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record 
 from ansible_collections.pgtviews.ops.plugins.module_utils.host import sealed as sealed_doc
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup import retention
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup import space
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import disk
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup import verify
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup.metadata_csv import render as render_csv
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup.progress import Progress
@@ -94,9 +95,9 @@ def check_space(conn, params, facts, db_dir, db_size, warnings):
             server_dir = None
         if not server_dir or not os.path.isdir(server_dir):
             warnings.append("cannot see the server's data directory from here: free space for the test restore "
-                            "(about the database size, %s) was not checked" % space.human(db_size))
+                            "(about the database size, %s) was not checked" % disk.human(db_size))
             server_dir = None
-    if server_dir and os.stat(layout.existing_ancestor(db_dir)).st_dev == os.stat(server_dir).st_dev:
+    if server_dir and os.stat(disk.existing_ancestor(db_dir)).st_dev == os.stat(server_dir).st_dev:
         checks['destination'] = space.check(db_dir, db_size, factor + 1.0, what='backup and its test restore')
         checks['server'] = checks['destination']
         return checks

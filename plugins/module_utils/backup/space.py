@@ -8,31 +8,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
-import os
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.backup.layout import existing_ancestor
-
-_UNITS = ('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB')
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.disk import existing_ancestor, free_bytes, human
 
 
 class SpaceError(Exception):
     pass
-
-
-def human(n):
-    """1536 -> '1.5 KiB'."""
-    n = float(n or 0)
-    for unit in _UNITS:
-        if abs(n) < 1024 or unit == _UNITS[-1]:
-            return ('%d %s' % (n, unit)) if unit == 'B' else ('%.1f %s' % (n, unit))
-        n /= 1024.0
-
-
-def free_bytes(path):
-    """Bytes an unprivileged writer may still use on the filesystem holding ``path`` (or its
-    nearest existing parent)."""
-    st = os.statvfs(existing_ancestor(path))
-    return st.f_bavail * st.f_frsize
 
 
 def requirement(database_size, factor):

@@ -52,6 +52,12 @@ class CatalogAdapter(object):
     """Base class: subclasses set ``generation`` and implement the hooks below."""
 
     generation = None
+    can_adopt = False              # can take over a live tv_ table without rematerialising it
+    supports_row_refresh = False   # can refresh chosen primary keys
+    migrates_from = ()             # generations a database may be migrated to this one from
+    trigger_prefix = None          # pg_tviews' own base-table triggers: <prefix><entity>_on_<table>
+    index_prefix = None            # indexes pg_tviews_create makes on a tv_ table
+    helper_functions = ()          # functions it creates outside the extension (they survive DROP EXTENSION)
 
     def __init__(self, conn, ext_schema):
         self.conn = conn

@@ -7,7 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.connection import fetch_all, fetch_one
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
+    DatabaseConnectionError, connect, fetch_all, fetch_one, fetch_value)
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import generation_of
 
 EXTENSION = 'pg_tviews'
@@ -79,3 +80,30 @@ def connectable_databases(conn):
     by the caller: pg_extension is per database)."""
     return [r['datname'] for r in fetch_all(
         conn, "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")]
+
+
+def discover(params, conn, wanted=None):
+    """The one database discovery: {connectable, targets, missing, unreachable}. ``connectable``:
+    every database that allows connections (``conn`` is any session on the server);
+    ``targets``: ``wanted`` as given when it names some, else every database with pg_tviews
+    installed, each looked at in a session of its own (pg_extension is per database);
+    ``missing``: wanted databases that do not exist or refuse connections; ``unreachable``:
+    [(database, error)] of databases that could not be looked at."""
+    connectable = connectable_databases(conn)
+    out = {'connectable': connectable, 'targets': [], 'missing': [], 'unreachable': []}
+    if wanted:
+        out['targets'] = [d for d in wanted if d in connectable]
+        out['missing'] = [d for d in wanted if d not in connectable]
+        return out
+    for db in connectable:
+        try:
+            other = connect(params, db)
+        except DatabaseConnectionError as e:
+            out['unreachable'].append((db, str(e)))
+            continue
+        try:
+            if fetch_value(other, "SELECT count(*) FROM pg_extension WHERE extname = %s", (EXTENSION,)):
+                out['targets'].append(db)
+        finally:
+            other.close()
+    return out

@@ -3,15 +3,17 @@
 """Catalog facts that do not depend on the pg_tviews generation: indexes, grants and
 comments of TVIEW relations, pg_tviews triggers on base tables, objects outside the
 extension that depend on TVIEW or extension objects (with their DDL), prepared
-transactions, other sessions, and row counts/checksums."""
+transactions, other sessions, and row counts/checksums. Names pg_tviews gives its own
+objects come from the adapters (registry)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import fetch_all, fetch_one
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import EXTENSION
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import HELPER_FUNCTIONS, TRIGGER_PATTERNS
 
-TRIGGER_PREFIX = 'trg_tview_'
 # Timestamps pg_tviews sets on every write/refresh: not part of a TVIEW's content.
 VOLATILE_TV_COLUMNS = ('created_at', 'updated_at')
 
@@ -40,7 +42,7 @@ def relation_details(conn, qualified_names):
 
 
 def tview_triggers(conn):
-    """pg_tviews row triggers on base tables (named trg_tview_<entity>_on_<table>)."""
+    """pg_tviews row triggers on base tables (named as the adapters say)."""
     return fetch_all(conn, """
         SELECT t.tgname AS name, format('%%I.%%I', n.nspname, c.relname) AS table,
                format('%%I.%%I', pn.nspname, p.proname) AS function,
@@ -51,20 +53,20 @@ def tview_triggers(conn):
           FROM pg_trigger t
           JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
           JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
-         WHERE NOT t.tgisinternal AND t.tgname LIKE %s
-         ORDER BY 2, 1""", (TRIGGER_PREFIX + '%',))
+         WHERE NOT t.tgisinternal AND t.tgname LIKE ANY(%s)
+         ORDER BY 2, 1""", (TRIGGER_PATTERNS,))
 
 
 def non_member_helpers(conn):
-    """Functions pg_tviews creates at run time outside the extension (0.1's
-    tview_trigger_handler()): they survive DROP EXTENSION and break writes afterwards."""
+    """Functions pg_tviews creates at run time outside the extension (the adapters'
+    helper_functions): they survive DROP EXTENSION and break writes afterwards."""
     return fetch_all(conn, """
         SELECT format('%%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS signature
           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-         WHERE p.proname = %s
+         WHERE p.proname = ANY(%s)
            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
                               AND d.objid = p.oid AND d.deptype = 'e')
-         ORDER BY 1""", ('tview_trigger_handler',))
+         ORDER BY 1""", (HELPER_FUNCTIONS,))
 
 
 # Objects outside the extension depending (directly or through other such views) on a set
@@ -97,7 +99,8 @@ SELECT 'view' AS type, format('%%I.%%I', n.nspname, c.relname) AS name, max(v.de
        ARRAY(SELECT jsonb_build_object(
                        'grantee', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
                        'privilege', a.privilege_type, 'grantable', a.is_grantable)
-               FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner ORDER BY 1) AS grants
+               FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner ORDER BY 1) AS grants,
+       'pg_class' AS catalog, c.oid::bigint AS oid
   FROM views v JOIN pg_class c ON c.oid = v.oid JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.oid NOT IN (SELECT oid FROM roots) AND NOT (c.oid = ANY(%(exclude)s::oid[]))
  GROUP BY c.oid, n.nspname, c.relname, c.relkind, c.relowner, c.relacl
@@ -105,20 +108,20 @@ UNION ALL
 SELECT 'constraint', format('%%I ON %%I.%%I', co.conname, n.nspname, c.relname), 100, 'foreign key',
        format('ALTER TABLE %%I.%%I ADD CONSTRAINT %%I %%s', n.nspname, c.relname, co.conname, pg_get_constraintdef(co.oid)),
        format('ALTER TABLE %%I.%%I DROP CONSTRAINT %%I', n.nspname, c.relname, co.conname),
-       NULL, obj_description(co.oid, 'pg_constraint'), '{}'::jsonb[]
+       NULL, obj_description(co.oid, 'pg_constraint'), '{}'::jsonb[], 'pg_constraint', co.oid::bigint
   FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE co.contype = 'f' AND co.confrelid IN (SELECT oid FROM roots) AND co.conrelid NOT IN (SELECT oid FROM roots)
 UNION ALL
 SELECT 'trigger', format('%%I ON %%I.%%I', t.tgname, n.nspname, c.relname), 100, 'trigger',
        pg_get_triggerdef(t.oid), format('DROP TRIGGER %%I ON %%I.%%I', t.tgname, n.nspname, c.relname),
-       NULL, obj_description(t.oid, 'pg_trigger'), '{}'::jsonb[]
+       NULL, obj_description(t.oid, 'pg_trigger'), '{}'::jsonb[], 'pg_trigger', t.oid::bigint
   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE NOT t.tgisinternal AND t.tgrelid IN (SELECT oid FROM roots) AND t.tgname NOT LIKE 'trg_tview_%%'
+ WHERE NOT t.tgisinternal AND t.tgrelid IN (SELECT oid FROM roots) AND NOT (t.tgname LIKE ANY(%(own)s))
 UNION ALL
 SELECT DISTINCT 'function', format('%%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), 50,
        'function', pg_get_functiondef(p.oid),
        format('DROP FUNCTION %%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
-       pg_get_userbyid(p.proowner), obj_description(p.oid, 'pg_proc'), '{}'::jsonb[]
+       pg_get_userbyid(p.proowner), obj_description(p.oid, 'pg_proc'), '{}'::jsonb[], 'pg_proc', p.oid::bigint
   FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
   JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE d.deptype = 'n' AND (d.refobjid IN (SELECT oid FROM roots)
@@ -133,7 +136,7 @@ def dependents(conn, roots, exclude_oids=()):
     recreate and drop them. ``exclude_oids``: relations not to report (other TVIEWs' views)."""
     if not roots:
         return []
-    return fetch_all(conn, _DEPENDENTS_SQL, {'roots': list(roots), 'exclude': list(exclude_oids)})
+    return fetch_all(conn, _DEPENDENTS_SQL, {'roots': list(roots), 'exclude': list(exclude_oids), 'own': TRIGGER_PATTERNS})
 
 
 def tview_dependents(conn, records):
@@ -146,28 +149,94 @@ def tview_dependents(conn, records):
     return dependents(conn, roots, [r['oid'] for r in own])
 
 
-def extension_dependents(conn, extname='pg_tviews'):
-    """Objects outside the extension that depend on one of its members (a user view over
-    pg_tview_meta, a trigger calling a member function...): DROP EXTENSION fails on them."""
-    return fetch_all(conn, """
-        WITH members AS (
-            SELECT classid, objid FROM pg_depend
-             WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
-               AND refobjid = (SELECT oid FROM pg_extension WHERE extname = %s)
-        ), member_rels AS (SELECT objid AS oid FROM members WHERE classid = 'pg_class'::regclass)
-        SELECT DISTINCT pg_describe_object(d.classid, d.objid, d.objsubid) AS object,
-               pg_describe_object(d.refclassid, d.refobjid, 0) AS depends_on
-          FROM members m
-          JOIN pg_depend d ON d.refclassid = m.classid AND d.refobjid = m.objid AND d.deptype = 'n'
-         WHERE NOT EXISTS (SELECT 1 FROM members x WHERE x.classid = d.classid AND x.objid = d.objid)
-           -- parts of member relations (their view rules, column defaults, constraints) are not outside it
-           AND NOT (d.classid = 'pg_rewrite'::regclass
-                    AND (SELECT ev_class FROM pg_rewrite WHERE oid = d.objid) IN (SELECT oid FROM member_rels))
-           AND NOT (d.classid = 'pg_attrdef'::regclass
-                    AND (SELECT adrelid FROM pg_attrdef WHERE oid = d.objid) IN (SELECT oid FROM member_rels))
-           AND NOT (d.classid = 'pg_constraint'::regclass
-                    AND (SELECT conrelid FROM pg_constraint WHERE oid = d.objid) IN (SELECT oid FROM member_rels))
-         ORDER BY 1, 2""", (extname,))
+# Triggers outside the extension calling one of its functions (pg_tviews' own excluded).
+_MEMBER_FUNCTION_TRIGGERS_SQL = """
+SELECT 'trigger' AS type, format('%%I ON %%I.%%I', t.tgname, n.nspname, c.relname) AS name, 200 AS depth,
+       'trigger' AS kind, pg_get_triggerdef(t.oid) AS ddl,
+       format('DROP TRIGGER %%I ON %%I.%%I', t.tgname, n.nspname, c.relname) AS drop,
+       NULL AS owner, obj_description(t.oid, 'pg_trigger') AS comment, '{}'::jsonb[] AS grants,
+       'pg_trigger' AS catalog, t.oid::bigint AS oid
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = t.tgfoid AND d.deptype = 'e'
+                  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = %(ext)s)
+ WHERE NOT t.tgisinternal AND NOT (t.tgname LIKE ANY(%(own)s))
+"""
+
+# Everything outside the extension with a normal dependency on a member: DROP EXTENSION
+# (without CASCADE) fails on each. A view is reported as itself, not as its rewrite rule.
+_DIRECT_DEPENDENTS_SQL = """
+WITH direct_members AS (
+    SELECT classid, objid FROM pg_depend
+     WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+       AND refobjid = (SELECT oid FROM pg_extension WHERE extname = %(ext)s)
+), member_rels AS (SELECT objid AS oid FROM direct_members WHERE classid = 'pg_class'::regclass),
+-- a member relation's row type goes with it (a function taking that row type depends on the type)
+members AS (
+    SELECT classid, objid FROM direct_members
+    UNION SELECT 'pg_type'::regclass, reltype FROM pg_class WHERE oid IN (SELECT oid FROM member_rels) AND reltype <> 0
+), deps AS (
+    SELECT DISTINCT
+           CASE WHEN d.classid = 'pg_rewrite'::regclass THEN 'pg_class'::regclass ELSE d.classid END AS classid,
+           CASE WHEN d.classid = 'pg_rewrite'::regclass THEN (SELECT ev_class FROM pg_rewrite WHERE oid = d.objid)
+                ELSE d.objid END AS objid,
+           pg_describe_object(d.refclassid, d.refobjid, 0) AS depends_on
+      FROM members m
+      JOIN pg_depend d ON d.refclassid = m.classid AND d.refobjid = m.objid AND d.deptype = 'n'
+     WHERE NOT EXISTS (SELECT 1 FROM members x WHERE x.classid = d.classid AND x.objid = d.objid)
+       -- parts of member relations (their view rules, column defaults, constraints) are not outside it
+       AND NOT (d.classid = 'pg_rewrite'::regclass
+                AND (SELECT ev_class FROM pg_rewrite WHERE oid = d.objid) IN (SELECT oid FROM member_rels))
+       AND NOT (d.classid = 'pg_attrdef'::regclass
+                AND (SELECT adrelid FROM pg_attrdef WHERE oid = d.objid) IN (SELECT oid FROM member_rels))
+       AND NOT (d.classid = 'pg_constraint'::regclass
+                AND (SELECT conrelid FROM pg_constraint WHERE oid = d.objid) IN (SELECT oid FROM member_rels))
+       AND NOT (d.classid = 'pg_trigger'::regclass
+                AND (SELECT tgname FROM pg_trigger WHERE oid = d.objid) LIKE ANY(%(own)s))
+)
+SELECT classid::regclass::text AS catalog, objid::bigint AS oid, pg_describe_object(classid, objid, 0) AS object,
+       string_agg(depends_on, ', ' ORDER BY depends_on) AS depends_on
+  FROM deps GROUP BY classid, objid ORDER BY 3
+"""
+
+
+_TYPES = {'pg_class': 'relation', 'pg_proc': 'function', 'pg_attrdef': 'default', 'pg_trigger': 'trigger',
+          'pg_constraint': 'constraint', 'pg_type': 'type'}
+
+
+def member_relations(conn, extname=EXTENSION):
+    """Qualified names of the extension's own tables, views and materialized views."""
+    return [r['name'] for r in fetch_all(conn, """
+        SELECT format('%%I.%%I', n.nspname, c.relname) AS name
+          FROM pg_depend d JOIN pg_class c ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+           AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = %s) AND c.relkind IN ('r', 'v', 'm')
+         ORDER BY 1""", (extname,))]
+
+
+def extension_dependents(conn, extname=EXTENSION):
+    """The one definition of the objects outside the extension that depend on it (DROP
+    EXTENSION fails on each): [{type, name, depth, kind, ddl, drop, owner, comment, grants,
+    catalog, oid, object, depends_on}]. What the swap sets aside and puts back has ``ddl``
+    and ``drop``: views and materialized views over member relations (and views over those),
+    foreign keys to member tables, triggers calling member functions. Anything else (a
+    function, a column default, a view calling a member function...) has ``ddl`` None: the
+    swap cannot set it aside, and preflight fails on it."""
+    settable = [d for d in dependents(conn, member_relations(conn, extname)) if d['type'] in ('view', 'constraint')]
+    settable += fetch_all(conn, _MEMBER_FUNCTION_TRIGGERS_SQL, {'ext': extname, 'own': TRIGGER_PATTERNS})
+    direct = dict(((r['catalog'], r['oid']), r) for r in fetch_all(
+        conn, _DIRECT_DEPENDENTS_SQL, {'ext': extname, 'own': TRIGGER_PATTERNS}))
+    out = []
+    for d in settable:
+        r = direct.pop((d['catalog'], d['oid']), None)
+        out.append(dict(d, object=r['object'] if r else '%s %s' % (d['kind'], d['name']),
+                        depends_on=r['depends_on'] if r else 'a view over the extension'))
+    for r in sorted(direct.values(), key=lambda r: r['object']):
+        out.append({'type': _TYPES.get(r['catalog'], r['catalog']), 'name': r['object'],
+                    'depth': 0, 'kind': r['object'].split(' ', 1)[0], 'ddl': None, 'drop': None, 'owner': None,
+                    'comment': None, 'grants': [], 'catalog': r['catalog'], 'oid': r['oid'], 'object': r['object'],
+                    'depends_on': r['depends_on']})
+    return out
 
 
 def health_check(conn, ext_schema):

@@ -83,3 +83,28 @@ def split_qualified(conn, qualified):
     row = fetch_one(conn, "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                           "WHERE c.oid = %s::regclass", (qualified,))
     return row['nspname'], row['relname']
+
+
+def gather(params, databases=None, all_databases=False, gather_subset=('catalog',)):
+    """{database: snapshot} of ``databases`` (default: the login database), or with
+    ``all_databases`` of every database with pg_tviews installed (detect.discover)."""
+    from ansible_collections.pgtviews.ops.plugins.module_utils.connection import DatabaseConnectionError, connect
+    if all_databases:
+        conn = connect(params)
+        try:
+            found = detect_mod.discover(params, conn)
+        finally:
+            conn.close()
+        for dummy, error in found['unreachable']:
+            raise DatabaseConnectionError(error)
+        names = found['targets']
+    else:
+        names = databases or [params['login_db']]
+    out = {}
+    for name in names:
+        conn = connect(params, name)
+        try:
+            out[name] = snapshot(conn, gather_subset)
+        finally:
+            conn.close()
+    return out

@@ -18,6 +18,12 @@ class AdapterV01(CatalogAdapter):
     generation = '0.1'
     can_adopt = False
     supports_row_refresh = False
+    # 0.1.x updates to a later 0.1.x (ALTER EXTENSION UPDATE); going back to 0.1 from 0.2 is a
+    # rollback from the manifest, not a migration preflight admits.
+    migrates_from = ('0.1',)
+    trigger_prefix = 'trg_tview_'
+    index_prefix = 'idx_tv_'
+    helper_functions = ('tview_trigger_handler',)
 
     def meta_relation(self):
         from psycopg2 import sql

@@ -19,6 +19,10 @@ class AdapterV02(CatalogAdapter):
     generation = '0.2'
     can_adopt = True
     supports_row_refresh = True
+    migrates_from = ('0.1',)   # no update path: a swap (DROP/CREATE EXTENSION) in one transaction
+    trigger_prefix = 'trg_tview_'
+    index_prefix = 'idx_tv_'
+    helper_functions = ()      # its trigger handler is a member of the extension
 
     def meta_relation(self):
         from psycopg2 import sql

@@ -10,8 +10,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import FAIL, PASS, SKIP, WARN, check
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.objects import TRIGGER_PREFIX
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import parse_version
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_class, trigger_of
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import (
+    UnknownGenerationError, generation_of, parse_version)
 
 # Health-check rows that are advice, not a fault: jsonb_delta is optional (reference §3.3).
 BENIGN_COMPONENTS = ('jsonb_delta',)
@@ -30,8 +31,16 @@ def _mm(text):
         return None
 
 
+def _migrates(ext, target):
+    """True when the target's adapter admits a migration from the generation ``ext`` speaks."""
+    try:
+        return generation_of(ext) in adapter_class(target).migrates_from
+    except (UnknownGenerationError, ValueError):
+        return False
+
+
 def extension_before(database, facts, target):
-    """Preflight: pg_tviews at a 0.1.x version (or already at the target: done)."""
+    """Preflight: pg_tviews at a version the target migrates from (or already at the target: done)."""
     ext, lib = facts.get('extversion'), facts.get('library_version')
     if not facts.get('installed'):
         return check('extension_version', FAIL, 'pg_tviews is not installed in this database', database)
@@ -44,11 +53,11 @@ def extension_before(database, facts, target):
     if _mm(ext) == _mm(target) and parse_version(ext).release == parse_version(target).release:
         return check('extension_version', PASS, 'already at %s (library %s): done, nothing to migrate' % (ext, lib),
                      database, extversion=ext, library_version=lib, done=True)
-    if _mm(ext) == (0, 1):
+    if _migrates(ext, target):
         return check('extension_version', PASS, 'at %s (library %s)' % (ext, lib), database,
                      extversion=ext, library_version=lib, done=False)
-    return check('extension_version', FAIL, 'at %s, which is neither 0.1.x nor the target %s' % (ext, target), database,
-                 extversion=ext, library_version=lib)
+    return check('extension_version', FAIL, 'at %s, which is neither a version pg_tviews %s migrates from nor the target'
+                 % (ext, target), database, extversion=ext, library_version=lib)
 
 
 def extension_after(database, facts, target):
@@ -87,7 +96,7 @@ def health(database, rows, callable_=True):
 
 def consistency(database, records, triggers):
     """What the health check cannot see: every TVIEW's tv_ table and v_ view exist (by schema,
-    not just relname), a pg_tviews trigger sits on its base tables, and no trg_tview_ trigger
+    not just relname), a pg_tviews trigger sits on its base tables, and no pg_tviews trigger
     belongs to an unregistered entity (the upstream check only matches 'tview_%')."""
     problems, orphans = [], []
     triggered = {}
@@ -101,9 +110,8 @@ def consistency(database, records, triggers):
         if r.get('dependencies') and not any(triggered.get(d) for d in r['dependencies']):
             problems.append('%s: no pg_tviews trigger on any of its base tables (%s); writes would not reach it'
                             % (r['entity'], ', '.join(r['dependencies'])))
-    prefixes = [TRIGGER_PREFIX + r['entity'] + '_on_' for r in records]
     for t in triggers:
-        if not any(t['name'].startswith(p) for p in prefixes):
+        if not any(trigger_of(t['name'], r['entity']) for r in records):
             orphans.append('%s on %s' % (t['name'], t['table']))
     if problems:
         return check('consistency', FAIL, _some(problems), database)
@@ -201,3 +209,21 @@ def refresh(database, results, generation):
     kinds = sorted(set(r['kind'] for r in results))
     return check('refresh', PASS, 'refreshed %d TVIEW(s) through the %s API (%s; rolled back)' % (
         len(results), generation, ', '.join('sampled primary keys' if k == 'rows' else 'full' for k in kinds)), database)
+
+
+def dependents(database, items, target):
+    """``items``: the extension's dependents (catalog.objects.extension_dependents), each with
+    ``problem`` (None, or why the swap cannot set it aside and put it back on ``target``). Any
+    problem fails: DROP EXTENSION would fail inside the write-blocked window."""
+    bad = [d for d in items if d.get('problem')]
+    if bad:
+        named = _some('%s (%s)' % (d['object'], d['problem']) for d in bad)
+        return check('dependents', FAIL, '%d object(s) outside pg_tviews depend on it and the swap cannot set them aside '
+                     'and put them back, so the swap would fail inside its write-blocked window: %s. Drop or rewrite '
+                     'them so they no longer depend on pg_tviews objects before the migration, and recreate them '
+                     'against pg_tviews %s after it' % (len(bad), named, target), database,
+                     objects=[d['object'] for d in bad])
+    if items:
+        return check('dependents', PASS, '%d object(s) outside pg_tviews depend on it; the swap sets each aside and puts '
+                     'it back: %s' % (len(items), _some(d['object'] for d in items)), database)
+    return check('dependents', PASS, 'no object outside pg_tviews depends on it', database)

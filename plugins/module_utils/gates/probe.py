@@ -3,7 +3,8 @@
 """Database probes behind the gates. Each only reads, or runs inside a transaction that is
 always rolled back: EXPLAIN of every recorded TVIEW definition (read-only transaction), a
 CREATE EXTENSION of the target version (rolled back), sessions holding locks on TVIEW
-relations, database sizes, readability and tv_/v_ drift of every TVIEW."""
+relations, database sizes, readability and tv_/v_ drift of every TVIEW, and which of the
+extension's dependents the swap could not set aside."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,6 +14,8 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
     DatabaseConnectionError, connect, fetch_all, fetch_value)
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import EXTENSION
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_class
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError
 
 
 def one_line(e):
@@ -158,9 +161,29 @@ def drift_all(conn, records, sample):
     return results
 
 
-def server_bindir(conn):
-    """The server installation's bin directory (pg_config view; superuser), or None."""
+def dependents(conn, adapter, target):
+    """The extension's dependents (catalog.objects.extension_dependents, the set the swap uses),
+    each with ``problem``: why the swap could not set it aside and put it back on ``target``,
+    or None."""
+    items = objects.extension_dependents(conn)
+    # A view over the old generation's metadata relation cannot be put back when the target
+    # keeps its metadata under another name (the adapters say where each keeps it).
+    over_meta, old_meta = set(), adapter.meta_relation().as_string(conn)
+    name = old_meta
     try:
-        return fetch_value(conn, "SELECT setting FROM pg_config WHERE name = 'BINDIR'")
-    except Exception:
-        return None
+        new_meta = adapter_class(target)(conn, adapter.ext_schema).meta_relation().as_string(conn)
+    except (UnknownGenerationError, ValueError):
+        new_meta = old_meta
+    if new_meta != old_meta:
+        name = fetch_value(conn, "SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c "
+                                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)", (old_meta,))
+        over_meta = set(d['name'] for d in objects.dependents(conn, [name])) if name else set()
+        name = name or old_meta
+    for d in items:
+        if d['ddl'] is None:
+            d['problem'] = 'depends on %s; the swap sets aside only views, foreign keys and triggers' % d['depends_on']
+        elif d['name'] in over_meta:
+            d['problem'] = 'reads %s, which pg_tviews %s does not have' % (name, target)
+        else:
+            d['problem'] = None
+    return items

@@ -13,19 +13,12 @@ import re
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import FAIL, PASS, SKIP, WARN, check
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates.window import WindowError, check_windows
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.disk import human
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import (
     UnknownGenerationError, generation_of, parse_version)
 
 SEVERITIES = ('error', 'warning', 'info')
 _PG_DUMP_RE = re.compile(r'pg_dump \(PostgreSQL\) (\d+)(?:\.(\d+))?')
-
-
-def human_bytes(n):
-    n = float(n or 0)
-    for unit in ('B', 'kB', 'MB', 'GB', 'TB'):
-        if abs(n) < 1024 or unit == 'TB':
-            return ('%d %s' % (n, unit)) if unit == 'B' else ('%.1f %s' % (n, unit))
-        n /= 1024.0
 
 
 def _some(items, n=5):
@@ -142,9 +135,9 @@ def backup_space(path, free_bytes, sizes, factor, error=None):
     details = dict(path=path, free_bytes=free_bytes, needed_bytes=need, database_bytes=total, factor=factor)
     if free_bytes < need:
         return check('backup_space', FAIL, 'not enough space for the backup at %s: %s free, %s needed (%s x %s of databases)'
-                     % (path, human_bytes(free_bytes), human_bytes(need), factor, human_bytes(total)), **details)
+                     % (path, human(free_bytes), human(need), factor, human(total)), **details)
     return check('backup_space', PASS, '%s free at %s, %s needed (%s x %s of databases)'
-                 % (human_bytes(free_bytes), path, human_bytes(need), factor, human_bytes(total)), **details)
+                 % (human(free_bytes), path, human(need), factor, human(total)), **details)
 
 
 def pg_dump(path, version_text, server_major, error=None):

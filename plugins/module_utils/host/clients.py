@@ -1,8 +1,11 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The PostgreSQL client programs a backup runs (pg_dump, pg_restore): where they are, which
-major version they are, and how to run them without the password ever reaching a command
-line, a message or a file (libpq reads it from PGPASSWORD in the child's environment)."""
+"""The PostgreSQL client programs (pg_dump, pg_restore, pg_config): where they are, which major
+version they are, and how to run them without the password ever reaching a command line, a
+message or a file (libpq reads it from PGPASSWORD in the child's environment).
+
+One discovery for every caller: the preflight gate judges the pg_dump that find_tools returns,
+and the backup and the restore run the pair find_tools returns, from the same inputs."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -40,9 +43,16 @@ def client_version(path):
     return parse_version(out)
 
 
+def program_path(cmd):
+    """``cmd`` itself when it is a path, else the first executable of that name on PATH, or None."""
+    return cmd if os.sep in cmd else shutil.which(cmd)
+
+
 def candidate_bin_dirs(server_major, which=shutil.which, run=subprocess.run):
-    """Directories to look for pg_dump in, best first: `pg_config --bindir`, the directory of
-    pg_dump on PATH, then the usual per-major layouts (Debian, RHEL)."""
+    """Directories to look for pg_dump in, best first: `pg_config --bindir` (the installation
+    the administrator put first on PATH), the directory of pg_dump on PATH, then the usual
+    per-major layouts (Debian, RHEL). A client older than the server is passed over there, so
+    the first acceptable one wins wherever it is."""
     dirs = []
     pg_config = which('pg_config')
     if pg_config:
@@ -66,8 +76,9 @@ def candidate_bin_dirs(server_major, which=shutil.which, run=subprocess.run):
 
 
 def find_tools(server_major, bin_dir=None):
-    """{'pg_dump': {...}, 'pg_restore': {...}} with path, major and version, checked against
-    the server: pg_dump must be at least the server's major, pg_restore at least pg_dump's."""
+    """{'bin_dir', 'pg_dump': {...}, 'pg_restore': {...}} with path, major and version, checked
+    against the server: pg_dump must be at least the server's major, pg_restore at least
+    pg_dump's, both from one directory (``bin_dir`` when given, else candidate_bin_dirs)."""
     dirs = [bin_dir] if bin_dir else candidate_bin_dirs(server_major)
     found = []
     for d in dirs:
@@ -100,6 +111,17 @@ def find_tools(server_major, bin_dir=None):
                               "directory of a PostgreSQL %d client" % (server_major, ', '.join(found), server_major))
     raise ClientToolError("no pg_dump and pg_restore found (looked in %s); set the bin directory of a PostgreSQL %d "
                           "client" % (', '.join(dirs), server_major))
+
+
+def find_client(name, server_major, bin_dir=None):
+    """The path of client program ``name`` (pg_restore for a restore), looked for where
+    find_tools looks, in the same order: ``bin_dir`` when given, else candidate_bin_dirs."""
+    dirs = [bin_dir] if bin_dir else candidate_bin_dirs(server_major)
+    for d in dirs:
+        path = os.path.join(d, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    raise ClientToolError("%s not found (looked in %s)" % (name, ', '.join(dirs)))
 
 
 def _quote_conninfo(value):

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Facts of the managed node for the gates: free space where the backup will be written
-and the pg_dump client that will write it."""
+"""Free space on the managed node and byte units: one implementation for the preflight gate
+and the backup, so both measure the same file system and print sizes the same way."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,11 +9,27 @@ __metaclass__ = type
 
 import os
 
+# Binary units, named as such (1 KiB = 1024 bytes): df -h and PostgreSQL's pg_size_pretty
+# divide by 1024 too, and 'kB' would claim 1000.
+_UNITS = ('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB')
+
+
+def human(n):
+    """1536 -> '1.5 KiB'."""
+    n = float(n or 0)
+    for unit in _UNITS:
+        if abs(n) < 1024 or unit == _UNITS[-1]:
+            return ('%d %s' % (n, unit)) if unit == 'B' else ('%.1f %s' % (n, unit))
+        n /= 1024.0
+
 
 def existing_ancestor(path):
-    """The path itself or its nearest existing parent (the backup root may not exist yet)."""
+    """The nearest existing directory at or above ``path``: where free space is measured (the
+    backup root may not exist yet). A directory, not merely an existing path: what is written
+    lands in a directory, and a path that exists as a file (possibly bind-mounted from another
+    file system) says nothing about the room in the directory the backup creates there."""
     path = os.path.abspath(path)
-    while not os.path.exists(path):
+    while not os.path.isdir(path):
         parent = os.path.dirname(path)
         if parent == path:
             break
@@ -22,36 +38,7 @@ def existing_ancestor(path):
 
 
 def free_bytes(path):
-    """(measured path, bytes available to an unprivileged writer) on the file system of ``path``."""
-    where = existing_ancestor(path)
-    st = os.statvfs(where)
-    return where, st.f_bavail * st.f_frsize
-
-
-def pg_dump_candidates(explicit, server_bindir, server_major):
-    """Where to look for pg_dump, best first: the configured one, the server installation's
-    own, the Debian layout for the server's major, then PATH."""
-    if explicit:
-        return [explicit]
-    out = []
-    if server_bindir:
-        out.append(os.path.join(server_bindir, 'pg_dump'))
-    out.append('/usr/lib/postgresql/%s/bin/pg_dump' % server_major)
-    out.append('pg_dump')
-    return out
-
-
-def pg_dump_version(run_command, get_bin_path, candidates):
-    """(path, version text, error) of the first candidate that runs. ``run_command`` and
-    ``get_bin_path`` are AnsibleModule's."""
-    tried = []
-    for c in candidates:
-        path = c if os.path.sep in c else get_bin_path(c)
-        if not path or not os.access(path, os.X_OK):
-            tried.append(c)
-            continue
-        rc, out, err = run_command([path, '--version'])
-        if rc == 0:
-            return path, out.strip(), None
-        tried.append('%s (rc %s: %s)' % (path, rc, ' '.join((err or out).split())))
-    return None, None, 'not found or not runnable: %s' % ', '.join(tried)
+    """Bytes an unprivileged writer may still use on the file system holding ``path`` (or its
+    nearest existing directory)."""
+    st = os.statvfs(existing_ancestor(path))
+    return st.f_bavail * st.f_frsize

@@ -12,7 +12,7 @@ __metaclass__ = type
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import fetch_value
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import detect as detect_mod
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for, trigger_of
 from ansible_collections.pgtviews.ops.plugins.module_utils.swap import transaction as swap
 
 
@@ -45,7 +45,7 @@ def build_plan(conn, document, only=None):
     deps = [d for d in objects.dependents(conn, roots) if d['name'] not in own]
     names = set(t['entity'] for t in wanted)
     stale = [t for t in objects.tview_triggers(conn)
-             if any(t['name'].startswith('%s%s_on_' % (objects.TRIGGER_PREFIX, e)) for e in names)]
+             if any(trigger_of(t['name'], e) for e in names)]
     ctx['dependents'], ctx['stale_triggers'] = deps, stale
     swap.plan_set_aside(plan, deps)
     swap.plan_drop_triggers(plan, stale)

@@ -15,14 +15,13 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.connection import DEADLOCK_TIMEOUT_MS, fetch_all
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import DEADLOCK_TIMEOUT_MS
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import detect as detect_mod
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import EXTENSION
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import ADAPTERS, adapter_for
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import attach_details, base_tables
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import generation_of, parse_version
-
-EXTENSION = 'pg_tviews'
 
 
 class SwapError(Exception):
@@ -93,26 +92,9 @@ def lock_targets(records, triggers):
 
 
 def extension_dependent_ddl(conn):
-    """Objects outside the extension that depend on members, with DDL: views over member
-    relations and triggers calling member functions (pg_tviews' own trg_tview_* excluded)."""
-    members = fetch_all(conn, """
-        SELECT format('%%I.%%I', n.nspname, c.relname) AS name
-          FROM pg_depend d JOIN pg_class c ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
-          JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
-           AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = %s) AND c.relkind IN ('r', 'v', 'm')""",
-                        (EXTENSION,))
-    deps = [d for d in objects.dependents(conn, [m['name'] for m in members]) if d['type'] in ('view', 'constraint')]
-    deps += fetch_all(conn, """
-        SELECT 'trigger' AS type, format('%%I ON %%I.%%I', t.tgname, n.nspname, c.relname) AS name, 200 AS depth,
-               'trigger' AS kind, pg_get_triggerdef(t.oid) AS ddl,
-               format('DROP TRIGGER %%I ON %%I.%%I', t.tgname, n.nspname, c.relname) AS drop,
-               NULL AS owner, obj_description(t.oid, 'pg_trigger') AS comment, '{}'::jsonb[] AS grants
-          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-          JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = t.tgfoid AND d.deptype = 'e'
-                          AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = %s)
-         WHERE NOT t.tgisinternal AND t.tgname NOT LIKE 'trg_tview_%%'""", (EXTENSION,))
-    return deps
+    """The extension's dependents the swap sets aside and puts back (those with DDL; the
+    preflight gate 'dependents' fails on the others before anything changes)."""
+    return [d for d in objects.extension_dependents(conn) if d['ddl']]
 
 
 PRIVILEGES = ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN')
@@ -185,7 +167,7 @@ def plan_rebuild(plan, adapter, by_entity, order):
             target_rel = (_relation(r['schema'], r['table']) if kind == 'TABLE'
                           else _relation(r.get('view_schema') or r['schema'], r['view']))
             for idx in rel['indexes']:
-                if not idx.get('primary') and not idx['name'].startswith('idx_tv_'):
+                if not idx.get('primary') and not idx['name'].startswith(adapter.index_prefix):
                     plan.add('restore index', sql.SQL(idx['definition']), tview=entity)
             if rel['owner']:
                 plan.add('restore owner', sql.SQL("ALTER TABLE {} OWNER TO {}").format(
@@ -234,6 +216,9 @@ def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require
         return plan, ctx
     strategy = choose_strategy(strategy, facts, target)
     new_cls = ADAPTERS[generation_of(target)]
+    if tview_mode == 'auto':
+        # Adopting keeps the live tv_ rows (nothing rematerialised); a generation that cannot adopt rebuilds.
+        tview_mode = 'adopt' if new_cls.can_adopt else 'rebuild'
     if strategy == 'swap' and tview_mode == 'adopt' and not new_cls.can_adopt:
         raise SwapError('plan', "pg_tviews %s cannot adopt existing tables (its convert function freezes data); use tview_mode rebuild"
                         % target)

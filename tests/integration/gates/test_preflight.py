@@ -239,3 +239,31 @@ def test_unreachable_server_fails_without_secrets(cluster, backup_root):
     assert [c["name"] for c in res["checks"] if c["status"] == "fail"] == ["reachable"]
     assert "password authentication failed" in res["summary"]["failures"][0]
     assert "wrong-pw-1234" not in str(res)
+
+
+def test_dependents_the_swap_cannot_set_aside_fail(cluster, app, backup_root):
+    # A view over a member function, a view over 0.1's metadata table (0.2 keeps it elsewhere) and a
+    # function taking its row type: DROP EXTENSION would fail on each inside the swap's window.
+    cluster.execute("CREATE VIEW tviews_library AS SELECT pg_tviews_version() AS version", app)
+    cluster.execute("CREATE VIEW tview_entities AS SELECT entity FROM pg_tview_meta", app)
+    cluster.execute("CREATE FUNCTION meta_entity(m pg_tview_meta) RETURNS text LANGUAGE sql AS 'SELECT m.entity'", app)
+    before = fingerprint(cluster, app)
+    res = preflight(cluster, app, backup_root)
+    assert_only_failure(res, "dependents", app)
+    check = by_name(res, "dependents", app)[0]
+    assert len(check["details"]["objects"]) == 3, check
+    for name in ("tviews_library", "tview_entities", "meta_entity"):
+        assert name in check["reason"], check["reason"]
+    assert "which pg_tviews 0.2.0 does not have" in check["reason"]
+    assert "recreate them against pg_tviews 0.2.0 after it" in check["reason"]
+    assert fingerprint(cluster, app) == before
+
+
+def test_dependents_the_swap_sets_aside_pass(cluster, app, backup_root):
+    # The swap puts back a view over TVIEW objects and a trigger calling a member function itself.
+    cluster.execute("CREATE TABLE audit_mark (x int)", app)
+    cluster.execute("CREATE TRIGGER audit_mark_health AFTER INSERT ON audit_mark "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION pg_tview_trigger_handler()", app)
+    res = preflight(cluster, app, backup_root)
+    assert status_of(res, "dependents", app) == "pass", by_name(res, "dependents", app)
+    assert "audit_mark_health" in by_name(res, "dependents", app)[0]["reason"]

@@ -11,7 +11,8 @@ import pytest
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup import metadata_csv as backup_csv
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup import progress as backup_progress
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup import space as backup_space
-from ansible_collections.pgtviews.ops.plugins.modules import tviews_backup_progress as follower
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import disk
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import progress as follower
 
 
 def test_csv_v01_and_v02_records():
@@ -32,9 +33,9 @@ def test_csv_v01_and_v02_records():
 
 
 def test_human_sizes():
-    assert backup_space.human(0) == "0 B"
-    assert backup_space.human(1536) == "1.5 KiB"
-    assert backup_space.human(12 * 1024 ** 2) == "12.0 MiB"
+    assert disk.human(0) == "0 B"
+    assert disk.human(1536) == "1.5 KiB"
+    assert disk.human(12 * 1024 ** 2) == "12.0 MiB"
 
 
 def test_space_check_message(tmp_path, monkeypatch):

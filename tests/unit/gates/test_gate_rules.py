@@ -6,6 +6,7 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.gates import app as g
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates import catalog as gates_catalog
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates import server as gates_server
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates import timing as gates_timing
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import disk
 
 UTC = datetime.timezone.utc
 FACTS = {"server_version": "15.10", "server_major": 15, "is_primary": True, "is_superuser": True}
@@ -59,7 +60,8 @@ def test_transactions_sessions_space_pg_dump():
     old = gates_server.pg_dump("/x/pg_dump", "pg_dump (PostgreSQL) 13.2", 15)
     assert old["status"] == "fail" and "needs pg_dump 15 or newer" in old["reason"]
     assert gates_server.pg_dump(None, None, 15, error="not found")["status"] == "fail"
-    assert gates_server.human_bytes(1536) == "1.5 kB" and gates_server.human_bytes(12) == "12 B"
+    # One byte formatting for the gates and the backup: binary units (issue 16).
+    assert disk.human(1536) == "1.5 KiB" and disk.human(12) == "12 B"
 
 
 def test_code_scan_and_window():
@@ -178,3 +180,26 @@ def test_app_checks_hide_credentials_and_output():
     assert [c["status"] for c in cmd] == ["pass", "fail", "fail"]
     assert "password" not in str(cmd) and cmd[1]["reason"] == "false: exit status 1, expected 0 or 2"
     assert "did not run (No such file)" in cmd[2]["reason"]
+
+
+def test_dependents_the_swap_cannot_set_aside_fail():
+    view = {"object": "view public.post_titles", "problem": None}
+    assert gates_catalog.dependents("app", [], "0.2.0")["status"] == "pass"
+    ok = gates_catalog.dependents("app", [view], "0.2.0")
+    assert ok["status"] == "pass" and "view public.post_titles" in ok["reason"]
+    fn = {"object": "function public.meta_entity(pg_tview_meta)",
+          "problem": "depends on type pg_tview_meta; the swap sets aside only views, foreign keys and triggers"}
+    meta = {"object": "view public.tview_entities", "problem": "reads public.pg_tview_meta, which pg_tviews 0.2.0 does not have"}
+    bad = gates_catalog.dependents("app", [view, fn, meta], "0.2.0")
+    assert bad["status"] == "fail" and bad["database"] == "app"
+    assert bad["details"]["objects"] == ["function public.meta_entity(pg_tview_meta)", "view public.tview_entities"]
+    assert "function public.meta_entity(pg_tview_meta) (depends on type pg_tview_meta;" in bad["reason"]
+    assert "recreate them against pg_tviews 0.2.0 after it" in bad["reason"]
+    assert "post_titles" not in bad["reason"]
+
+
+def test_extension_version_asks_the_target_adapter():
+    base = {"installed": True, "extversion": "0.1.0", "library_version": "0.1.0-beta.8"}
+    assert gates_catalog.extension_before("app", base, "0.1.1")["status"] == "pass"   # 0.1.x updates within 0.1
+    on_02 = dict(base, extversion="0.2.0", library_version="0.2.0")
+    assert gates_catalog.extension_before("app", on_02, "0.1.0")["status"] == "fail"  # back to 0.1 is a rollback
