@@ -160,7 +160,7 @@ def test_report_summaries_failures_first_and_checklists(fleet):
     assert "| alpha | shop | **passed** | 0.1.0 | 0.2.0 |" in md
     assert "### beta" in md and "drift[shop]: 1 TVIEW(s) out of sync" in md
     assert "- [ ] Code updated for new API (NOT DONE, 1/2 hosts)" in md
-    assert "| validate | command | - | pass | &lt;b&gt;smoke&lt;/b&gt; &amp; co: exit status 0 |" in md
+    assert "| validate | command | - | pass | \\<b>smoke\\</b> & co: exit status 0 |" in md
     with open(os.path.join(d, "summary.html")) as fh:
         html = fh.read()
     assert html.startswith("<!DOCTYPE html>") and "<style>" in html
