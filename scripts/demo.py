@@ -56,7 +56,8 @@ def main():
             f.up()
             print("fleet of %d servers up in %s, inventory %s" % (len(f.names), ROOT, f.inventory))
     elif cmd in ("migrate", "rollback"):
-        proc = run(cmd)
+        # a rollback names its hosts: the demo rolls back the whole demo fleet
+        proc = run(cmd, *(["-e", "tviews_target_hosts=all"] if cmd == "rollback" else []))
         summary()
         if cmd == "migrate":
             print("\nroll back with: make demo-rollback   clean up with: make demo-clean")

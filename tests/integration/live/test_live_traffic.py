@@ -212,7 +212,8 @@ def test_migrate_and_roll_back_with_the_application_writing(live):
     steps.check("migrate", t0, t1, st["swap"]["window_ms"])
 
     # 2. rollback immediate.
-    t0, t1, res = steps.run("rollback immediate", "rollback", "-e", "tviews_rollback_mode=immediate")
+    t0, t1, res = steps.run("rollback immediate", "rollback", "-e", "tviews_rollback_mode=immediate",
+                            "-e", "tviews_target_hosts=db1")
     assert extversion(cluster) == "0.1.0"
     st = state_file(fleet)
     assert st["backup"]["path"] == first_backup and st["backup"]["superseded_by"] == "swap", st["backup"]
@@ -229,7 +230,7 @@ def test_migrate_and_roll_back_with_the_application_writing(live):
 
     # 4. rollback complete: the application is stopped for the switch by the stop/start hooks.
     t0, t1, res = steps.run("rollback complete", "rollback", "-e", json.dumps({
-        "tviews_rollback_mode": "complete", "tviews_rollback_confirm": True,
+        "tviews_target_hosts": "db1", "tviews_rollback_mode": "complete", "tviews_rollback_confirm": True,
         "tviews_rollback_stop_commands": [app.pause_command()],
         "tviews_rollback_start_commands": [app.resume_command()]}))
     assert extversion(cluster) == "0.1.0"

@@ -136,10 +136,11 @@ def test_every_playbook_refuses_a_target_from_the_inventory(tmp_path, playbook, 
                                                     ("install", "tviews_install_serial",
                                                      "Install pg_tviews side by side on the primaries")])
 def test_batch_sizes_in_the_inventory_are_honoured(tmp_path, playbook, variable, play):
-    rc, out = run(tmp_path, playbook, {variable: 1})
+    target = ("-e", "tviews_target_hosts=all")
+    rc, out = run(tmp_path, playbook, {variable: 1}, *target)
     assert rc == 0, out
     assert out.count("PLAY [%s]" % play) == 4, out            # one batch per primary
-    rc, out = run(tmp_path, playbook, {variable: 1}, "-e", "%s=2" % variable)
+    rc, out = run(tmp_path, playbook, {variable: 1}, "-e", "%s=2" % variable, *target)
     assert rc == 0, out
     assert out.count("PLAY [%s]" % play) == 2, out            # -e wins
 
@@ -148,9 +149,20 @@ def test_batch_sizes_in_the_inventory_are_honoured(tmp_path, playbook, variable,
 def test_a_standby_marked_by_a_variable_is_refused(tmp_path, playbook):
     """A standby is a host in the group tviews_standbys, for every playbook; migrate would take a host
     marked only by tviews_role for a primary, so the variable stops every run before anything runs."""
-    rc, out = run(tmp_path, playbook, {"tviews_role": "standby"})
+    rc, out = run(tmp_path, playbook, {"tviews_role": "standby"}, "-e", "tviews_target_hosts=all")
     assert rc == 2, out
     assert "sets tviews_role, which no playbook reads any more: a standby is a host in the inventory group " \
            "tviews_standbys" in out
     assert "Nothing was changed" in out
     assert WAVES_PLAY not in out
+
+
+def test_a_rollback_names_its_hosts(tmp_path):
+    rc, out = run(tmp_path, "rollback")
+    assert rc == 2, out
+    assert "Say which hosts to roll back: -e tviews_target_hosts=<host pattern> (for example db1, or all for every " \
+           "host). A rollback is never aimed at the whole inventory by default. Nothing was changed." in out
+    assert "PLAY [Roll pg_tviews back]" not in out
+    rc, out = run(tmp_path, "rollback", None, "-e", "tviews_target_hosts=all")
+    assert rc == 0, out
+    assert "PLAY [Roll pg_tviews back]" in out
