@@ -56,6 +56,23 @@ def test_bad_answer_stops_the_run_naming_the_field(name, changes, message, tmp_p
     assert "changed=0" in out and "changed=1" not in out
 
 
+def test_bad_answers_of_different_checks_are_listed_in_one_pass(tmp_path):
+    """A bad answer to a question, a target that matches nothing and bad waves: all three in the one
+    message that stops the run."""
+    answers = good_answers("migrate", tviews_survey_rehearse="sometimes", tviews_survey_target_hosts="db9",
+                           tviews_survey_waves="abc")
+    proc = run_wrapper("migrate", answers, tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    final = [line for line in out.splitlines() if "Nothing was changed." in line]
+    assert final, out
+    for words in ("Survey field tviews_survey_rehearse (Rehearse first): \\\"sometimes\\\"",
+                  "Survey field tviews_survey_target_hosts: \\\"db9\\\" matches no host in the inventory.",
+                  "Survey field tviews_survey_waves: \\\"abc\\\" is neither the word inventory"):
+        assert words in final[-1], (words, final[-1])
+    assert FIRST_PLAY["migrate"] not in out
+
+
 def test_every_bad_field_is_listed_at_once(tmp_path):
     answers = good_answers("migrate", tviews_survey_rehearse="sometimes", tviews_survey_wave_pause_seconds=-5)
     out = run_wrapper("migrate", answers, tmp_path).stdout
