@@ -57,14 +57,14 @@ def primary(facts):
 
 def target_available(target, available, probe, required=True):
     """``probe``: {ran, database, error, library_version, skipped} of a rolled-back CREATE EXTENSION.
-    ``required`` false: a target not installed yet is skipped (the install role runs after preflight)."""
+    ``required`` false: a target not installed yet is a warning (the install phase adds it)."""
     try:
         generation_of(target)
     except (UnknownGenerationError, ValueError) as e:
         return check('target_available', FAIL, str(e))
     if target not in (available or []) and not required:
-        return check('target_available', SKIP, 'pg_tviews %s is not installed on this server yet (available: %s); '
-                     'expected, the install role installs it after preflight' % (target, ', '.join(available or []) or 'none'))
+        return check('target_available', WARN, 'pg_tviews %s is not installed on this server yet (available: %s): the '
+                     'install phase adds it, beside the running version' % (target, ', '.join(available or []) or 'none'))
     if target not in (available or []):
         return check('target_available', FAIL, 'pg_tviews %s is not installed on this server (available: %s); run the '
                      'install role first' % (target, ', '.join(available or []) or 'none'))
