@@ -78,7 +78,8 @@ options:
   target_installed:
     description:
       - Whether the target version must already be installed on the server (preflight after the install
-        role). When false, a target that is not installed yet skips C(target_available) instead of failing.
+        role). When false, a target that is not installed yet makes C(target_available) a warning (the install
+        phase adds it) instead of a failure.
     type: bool
     default: true
   probe_db:
