@@ -293,16 +293,24 @@ def content_stats(conn, schema, table, exclude_columns=()):
     return fetch_one(conn, query)
 
 
-def row_count(conn, schema, table):
+def row_count_sql(schema, table):
     from psycopg2 import sql
-    return fetch_one(conn, sql.SQL("SELECT count(*) AS n FROM {}").format(sql.Identifier(schema, table)))['n']
+    return sql.SQL("SELECT count(*) AS n FROM {}").format(sql.Identifier(schema, table))
+
+
+def row_count(conn, schema, table):
+    return fetch_one(conn, row_count_sql(schema, table))['n']
+
+
+def id_checksum_sql(schema, table, pk_column):
+    from psycopg2 import sql
+    return sql.SQL("SELECT md5(coalesce(string_agg({pk}::text || ':' || id::text, ',' ORDER BY {pk}), '')) AS c "
+                   "FROM {rel}").format(pk=sql.Identifier(pk_column), rel=sql.Identifier(schema, table))
 
 
 def id_checksum(conn, schema, table, pk_column):
     """Checksum of (pk, id) pairs: proves public ids survived a rebuild."""
-    from psycopg2 import sql
-    return fetch_one(conn, sql.SQL("SELECT md5(coalesce(string_agg({pk}::text || ':' || id::text, ',' ORDER BY {pk}), '')) AS c "
-                                   "FROM {rel}").format(pk=sql.Identifier(pk_column), rel=sql.Identifier(schema, table)))['c']
+    return fetch_one(conn, id_checksum_sql(schema, table, pk_column))['c']
 
 
 def drift(conn, record, sample=None):

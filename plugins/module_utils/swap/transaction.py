@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.connection import DEADLOCK_TIMEOUT_MS
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import DEADLOCK_TIMEOUT_MS, fetch_one
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import detect as detect_mod
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import EXTENSION
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
@@ -259,18 +259,63 @@ def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require
     return plan, ctx
 
 
-def _lock(cur, ctx, mode):
-    """Take every lock in a fixed order, in two rounds. First EXCLUSIVE on every table (base, then
-    tv_): writes stop, reads go on, so a writer's trigger that reads another of these tables (a
-    cascade through a view) never waits on us while we wait on its write. Then ACCESS EXCLUSIVE
-    on the base tables (their triggers are replaced) and, when rebuilt, on the tv_ tables; no
-    write is in flight by then, only reads, which do not wait on each other."""
+def lock_statements(ctx, mode):
+    """Every lock in a fixed order, in two rounds. First EXCLUSIVE on every table (base, then tv_):
+    writes stop, reads go on, so a writer's trigger that reads another of these tables (a cascade
+    through a view) never waits on us while we wait on its write. Then ACCESS EXCLUSIVE on the
+    base tables (their triggers are replaced) and, when rebuilt, on the tv_ tables; no write is in
+    flight by then, only reads, which do not wait on each other."""
     sql = _sql()
     exclusive = ctx['lock_base'] + ctx['lock_tv']
     access_exclusive = ctx['lock_base'] + (ctx['lock_tv'] if mode == 'rebuild' else [])
-    for names, lock_mode in ((exclusive, 'EXCLUSIVE'), (access_exclusive, 'ACCESS EXCLUSIVE')):
-        for name in names:
-            cur.execute(sql.SQL("LOCK TABLE {} IN {} MODE").format(sql.SQL(name), sql.SQL(lock_mode)))
+    return [sql.SQL("LOCK TABLE {} IN {} MODE").format(sql.SQL(name), sql.SQL(lock_mode))
+            for names, lock_mode in ((exclusive, 'EXCLUSIVE'), (access_exclusive, 'ACCESS EXCLUSIVE')) for name in names]
+
+
+def _lock(cur, ctx, mode):
+    for statement in lock_statements(ctx, mode):
+        cur.execute(statement)
+
+
+PREPARED_SQL = "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()"
+SETTINGS_SQL = ("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true), "
+                "set_config('deadlock_timeout', %s, true)")
+STATEMENT_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, true)"
+
+
+def count_statements(ctx):
+    """(record, row count SQL, id checksum SQL or None) per TVIEW: run under the locks before the
+    plan, and again inside verify_inside after it."""
+    out = []
+    for r in ctx['records']:
+        if r['qualified_table']:
+            ids = (objects.id_checksum_sql(r['schema'], r['table'], r['pk_column'])
+                   if ctx['mode'] == 'rebuild' and r['pk_column'] else None)
+            out.append((r, objects.row_count_sql(r['schema'], r['table']), ids))
+    return out
+
+
+def script(conn, plan, ctx, lock_timeout_ms=100, statement_timeout_ms=0, rehearse=False):
+    """The whole transaction as the SQL that runs, in order, for check mode: BEGIN, the checks and
+    settings, every LOCK, the counts taken under the locks, the plan, the verification, COMMIT."""
+    def text(statement, params=None):
+        s = statement if isinstance(statement, str) else statement.as_string(conn)
+        with conn.cursor() as cur:
+            return (cur.mogrify(s, params).decode('utf-8') if params else s).strip() + ';'
+    lines = ['BEGIN;', text(PREPARED_SQL) + '  -- must be 0',
+             text(SETTINGS_SQL, ('%dms' % lock_timeout_ms, '%dms' % lock_timeout_ms, '%dms' % DEADLOCK_TIMEOUT_MS))]
+    lines += [text(s) for s in lock_statements(ctx, ctx['mode'])]
+    lines.append(text(STATEMENT_TIMEOUT_SQL, ('%dms' % statement_timeout_ms,)))
+    counts = count_statements(ctx)
+    for dummy, rows, ids in counts:
+        lines += [text(rows)] + ([text(ids)] if ids is not None else [])
+    lines += [text(step['sql']) if not step['sql'].rstrip().endswith(';') else step['sql'] for step in plan.render(conn)]
+    lines.append('-- verify: the extension is at %s, every TVIEW registered with it and triggered (catalog reads)'
+                 % ctx['to_version'])
+    for dummy, rows, ids in counts:
+        lines += [text(rows) + '  -- unchanged'] + ([text(ids) + '  -- unchanged'] if ids is not None else [])
+    lines.append('ROLLBACK;  -- a rehearsal' if rehearse else 'COMMIT;')
+    return lines
 
 
 def verify_inside(conn, ctx, target):
@@ -308,10 +353,10 @@ def count_before(conn, ctx):
     id checksums. Full content checksums are left to manifest verification after COMMIT, so
     the write-blocked window does not grow with a checksum of every row."""
     for r in ctx['records']:
-        if r['qualified_table']:
-            r['row_count'] = objects.row_count(conn, r['schema'], r['table'])
-            r['id_checksum'] = (objects.id_checksum(conn, r['schema'], r['table'], r['pk_column'])
-                                if ctx['mode'] == 'rebuild' and r['pk_column'] else None)
+        r['row_count'] = r['id_checksum'] = None
+    for r, rows, ids in count_statements(ctx):
+        r['row_count'] = fetch_one(conn, rows)['n']
+        r['id_checksum'] = fetch_one(conn, ids)['c'] if ids is not None else None
 
 
 def other_session_pids(conn):
@@ -344,16 +389,14 @@ def execute(conn, plan, ctx, target, lock_timeout_ms=100, lock_retries=20, state
             result['terminated_sessions'].extend(pids)
         cur = conn.cursor()
         try:
-            cur.execute("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()")
+            cur.execute(PREPARED_SQL)
             if cur.fetchone()[0]:
                 raise SwapError('prepared transactions', "prepared transactions are open in this database; "
                                 "resolve them (COMMIT/ROLLBACK PREPARED) before the swap")
             # The lock round as a whole is bounded by statement_timeout as well, so a round that
             # waits a little on each of many tables still ends within the budget. A short
             # deadlock_timeout makes this session, never a writer, the one a deadlock rolls back.
-            cur.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true), "
-                        "set_config('deadlock_timeout', %s, true)",
-                        ('%dms' % lock_timeout_ms, '%dms' % lock_timeout_ms, '%dms' % DEADLOCK_TIMEOUT_MS))
+            cur.execute(SETTINGS_SQL, ('%dms' % lock_timeout_ms, '%dms' % lock_timeout_ms, '%dms' % DEADLOCK_TIMEOUT_MS))
             t_lock = time.monotonic()
             try:
                 _lock(cur, ctx, ctx['mode'])
@@ -368,7 +411,7 @@ def execute(conn, plan, ctx, target, lock_timeout_ms=100, lock_retries=20, state
                 continue
             t_locked = time.monotonic()
             result['lock_wait_ms'] = round((t_locked - t_lock) * 1000, 1)
-            cur.execute("SELECT set_config('statement_timeout', %s, true)", ('%dms' % statement_timeout_ms,))
+            cur.execute(STATEMENT_TIMEOUT_SQL, ('%dms' % statement_timeout_ms,))
             count_before(conn, ctx)
             step = tview = None
             try:
