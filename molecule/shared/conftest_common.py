@@ -57,10 +57,10 @@ def report_summary(run_id="molecule"):
 
 
 def manifest_verified(host, hostvars, path, dbname="app"):
-    """Run the collection's own manifest verification (pgtviews.ops.tview_manifest) on the host."""
+    """Run the collection's own manifest verification (pgtviews.ops.tviews_manifest) on the host."""
     args = ("state=verified path=%s login_db=%s login_host=127.0.0.1 login_port=%s login_user=postgres "
             "login_password=%s" % (path, dbname, hostvars["molecule_pg_port"], pgcheck.PASSWORD))
-    return host.ansible("pgtviews.ops.tview_manifest", args, check=False)
+    return host.ansible("pgtviews.ops.tviews_manifest", args, check=False)
 
 
 def pg_bin(hostvars, tool):

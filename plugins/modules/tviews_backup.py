@@ -16,7 +16,7 @@ description:
   - Backs up the database in I(login_db) into a new directory
     C(<dest>/<host_label>/<database>/<UTC timestamp>/) (mode 0700) with
     C(pg_dump --format=directory --jobs --compress) under C(dump/), the migration manifest
-    (C(manifest.json), see M(pgtviews.ops.tview_manifest); also stored in the database), the
+    (C(manifest.json), see M(pgtviews.ops.tviews_manifest); also stored in the database), the
     runbook's metadata CSV (C(tview_metadata_before.csv), one row per TVIEW) and, last, the backup
     record C(backup.json) that the rollback role reads. Files are mode 0600.
   - "Before anything is written it checks: pg_tviews is installed, the server is a primary,
@@ -137,7 +137,7 @@ notes:
   - The manifest stays stored in C(pgtviews_ops.manifests) when a later step fails (it is a valid
     manifest of the database; the dump of a successful backup contains it).
 seealso:
-  - module: pgtviews.ops.tview_manifest
+  - module: pgtviews.ops.tviews_manifest
   - module: pgtviews.ops.tviews_backup_progress
 '''
 

@@ -66,7 +66,7 @@ options:
   manifest:
     description:
       - Path of the migration manifest on the managed node. When the file is absent it is captured
-        there first (see M(pgtviews.ops.tview_manifest)). When omitted, no manifest is written.
+        there first (see M(pgtviews.ops.tviews_manifest)). When omitted, no manifest is written.
     type: path
   lock_timeout:
     description:
@@ -114,8 +114,8 @@ attributes:
     description: Reports a diff of what changes.
     support: none
 seealso:
-  - module: pgtviews.ops.tview_manifest
-  - module: pgtviews.ops.tview_info
+  - module: pgtviews.ops.tviews_manifest
+  - module: pgtviews.ops.tviews_info
 '''
 
 EXAMPLES = r'''

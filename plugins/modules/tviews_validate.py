@@ -55,7 +55,7 @@ options:
     default: {}
   manifest_allow:
     description:
-      - Catalog differences from the manifest that do not fail, as for M(pgtviews.ops.tview_manifest)
+      - Catalog differences from the manifest that do not fail, as for M(pgtviews.ops.tviews_manifest)
         I(allow) (kinds such as C(index), or C(kind:object)). Data is never compared with the manifest
         here, so writes of the application need no entry.
     type: list
@@ -121,7 +121,7 @@ attributes:
     support: none
 seealso:
   - module: pgtviews.ops.tviews_preflight
-  - module: pgtviews.ops.tview_manifest
+  - module: pgtviews.ops.tviews_manifest
 '''
 
 EXAMPLES = r'''

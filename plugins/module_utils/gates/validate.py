@@ -29,7 +29,7 @@ CHECKS = ('reachable', 'extension_version', 'health', 'consistency', 'readable',
 
 
 def verify_manifest(module, conn, db):
-    """(check, checksums): the database against its manifest, as tview_manifest state=verified."""
+    """(check, checksums): the database against its manifest, as tviews_manifest state=verified."""
     p = module.params
     path = (p['manifests'] or {}).get(db)
     checksums = []

@@ -62,8 +62,8 @@ def test_restored_copy_matches_the_manifest_while_the_application_writes(pg_clus
             pg_cluster, "postgres", database=DB, side_database=SIDE, backup_dir=res["directory"],
             manifest=res["manifest"], record=res["record"], pg_bin_dir=pg_cluster.install.bindir))
         assert not restored.get("failed"), restored.get("msg")
-        verified = run_module("tview_manifest", conn_args(pg_cluster, SIDE, state="verified", path=res["manifest"],
-                                                          allow_other_database=True))
+        verified = run_module("tviews_manifest", conn_args(pg_cluster, SIDE, state="verified", path=res["manifest"],
+                                                           allow_other_database=True))
         assert not verified.get("failed"), verified.get("msg")
         assert verified["differences"] == [], verified["differences"]
         # ... and the live database has moved on since: the rows written after the snapshot.

@@ -1,4 +1,4 @@
-"""tview_info and tview_manifest against real servers running stand-in 0.1.0 and 0.2.0."""
+"""tviews_info and tviews_manifest against real servers running stand-in 0.1.0 and 0.2.0."""
 
 import json
 import os
@@ -13,7 +13,7 @@ ENTITIES = {"user", "post", "comment", "Bücher"}
 
 
 def _info(cluster, db, **kw):
-    res = run_module("tview_info", conn_args(cluster, db, **kw))
+    res = run_module("tviews_info", conn_args(cluster, db, **kw))
     assert not res.get("failed"), res.get("msg")
     return res
 
@@ -141,20 +141,20 @@ def test_prepared_transactions_and_sessions_are_reported(pg_cluster):
 
 
 def test_unknown_database_fails_with_one_line(pg_cluster):
-    res = run_module("tview_info", conn_args(pg_cluster, "no_such_db"))
+    res = run_module("tviews_info", conn_args(pg_cluster, "no_such_db"))
     assert res["failed"]
     assert "no_such_db" in res["msg"] and "\n" not in res["msg"]
 
 
 def test_wrong_password_names_target_not_password(pg_cluster):
-    res = run_module("tview_info", conn_args(pg_cluster, "postgres", login_password="Wr0ng-Secret-xyz"))
+    res = run_module("tviews_info", conn_args(pg_cluster, "postgres", login_password="Wr0ng-Secret-xyz"))
     assert res["failed"]
     assert "Wr0ng-Secret-xyz" not in json.dumps(res)
     assert "password authentication failed" in res["msg"]
     assert "127.0.0.1:%d/postgres as %s" % (pg_cluster.port, pg_cluster.user) in res["msg"]
 
 
-# --- tview_manifest -----------------------------------------------------------------------
+# --- tviews_manifest -----------------------------------------------------------------------
 
 
 def test_manifest_capture_verify_and_survives_drop_extension(pg_cluster, tmp_path):
@@ -162,7 +162,7 @@ def test_manifest_capture_verify_and_survives_drop_extension(pg_cluster, tmp_pat
     os.chmod(tmp_path, 0o755)
     path = str(tmp_path / "manifest.json")
     try:
-        res = run_module("tview_manifest", conn_args(pg_cluster, db, state="captured", path=path))
+        res = run_module("tviews_manifest", conn_args(pg_cluster, db, state="captured", path=path))
         assert res["changed"] and not res.get("failed"), res.get("msg")
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         doc = json.load(open(path))
@@ -171,19 +171,19 @@ def test_manifest_capture_verify_and_survives_drop_extension(pg_cluster, tmp_pat
         assert {t["entity"] for t in doc["tviews"]} == ENTITIES
         assert doc["digest"] == res["manifest"]["digest"]
 
-        again = run_module("tview_manifest", conn_args(pg_cluster, db, state="captured", path=path))
+        again = run_module("tviews_manifest", conn_args(pg_cluster, db, state="captured", path=path))
         assert again["changed"] is False
 
-        ok = run_module("tview_manifest", conn_args(pg_cluster, db, state="verified", path=path))
+        ok = run_module("tviews_manifest", conn_args(pg_cluster, db, state="verified", path=path))
         assert not ok.get("failed"), ok.get("msg")
         assert ok["differences"] == []
 
         # A tv_ row edited behind pg_tviews' back is a difference; allow lets it through.
         pg_cluster.execute("UPDATE tv_post SET data = data || '{\"x\": 1}' WHERE pk_post = 1", db)
-        bad = run_module("tview_manifest", conn_args(pg_cluster, db, state="verified", path=path))
+        bad = run_module("tviews_manifest", conn_args(pg_cluster, db, state="verified", path=path))
         assert bad["failed"] and "checksum of post" in bad["msg"]
-        allowed = run_module("tview_manifest", conn_args(pg_cluster, db, state="verified", path=path,
-                                                         allow=["checksum:post"]))
+        allowed = run_module("tviews_manifest", conn_args(pg_cluster, db, state="verified", path=path,
+                                                          allow=["checksum:post"]))
         assert not allowed.get("failed") and [d["kind"] for d in allowed["differences"]] == ["checksum"]
 
         pg_cluster.execute("DROP EXTENSION pg_tviews", db)
@@ -200,7 +200,7 @@ def test_manifest_check_mode_writes_nothing(pg_cluster, tmp_path):
     os.chmod(tmp_path, 0o755)
     path = str(tmp_path / "m.json")
     try:
-        res = run_module("tview_manifest", conn_args(pg_cluster, db, state="captured", path=path), check_mode=True)
+        res = run_module("tviews_manifest", conn_args(pg_cluster, db, state="captured", path=path), check_mode=True)
         assert res["changed"] and not os.path.exists(path)
         assert pg_cluster.execute("SELECT to_regclass('pgtviews_ops.manifests')", db) == [(None,)]
     finally:
@@ -216,7 +216,7 @@ def test_bad_manifests_are_refused(pg_cluster, tmp_path, edit, message):
     os.chmod(tmp_path, 0o755)
     path = str(tmp_path / "m.json")
     try:
-        run_module("tview_manifest", conn_args(pg_cluster, db, state="captured", path=path))
+        run_module("tviews_manifest", conn_args(pg_cluster, db, state="captured", path=path))
         doc = json.load(open(path))
         edit(doc)
         if message.startswith("schema version"):
@@ -224,7 +224,7 @@ def test_bad_manifests_are_refused(pg_cluster, tmp_path, edit, message):
             doc = seal(doc)
         with open(path, "w") as fh:
             json.dump(doc, fh)
-        res = run_module("tview_manifest", conn_args(pg_cluster, db, state="verified", path=path))
+        res = run_module("tviews_manifest", conn_args(pg_cluster, db, state="verified", path=path))
         assert res["failed"] and message in res["msg"] and "\n" not in res["msg"]
     finally:
         pg_cluster.dropdb(db)

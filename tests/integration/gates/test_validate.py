@@ -94,7 +94,7 @@ def test_validate_fails_on_drift_and_broken_write_path(cluster, swapped):
     assert fingerprint(cluster, db) == before
 
     # Repair the row, then break the write path: writes to tb_user no longer reach tv_user.
-    run_module("tview_refresh", conn_args(cluster, db, tviews=["comment"], primary_keys=[7]))
+    run_module("tviews_refresh", conn_args(cluster, db, tviews=["comment"], primary_keys=[7]))
     cluster.execute("ALTER TABLE tb_user DISABLE TRIGGER USER", db)
     try:
         res = validate(cluster, db, manifests={db: manifest}, timing_runs=1)

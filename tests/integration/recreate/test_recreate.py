@@ -1,4 +1,4 @@
-"""tview_recreate: after pg_dump/pg_restore, TVIEWs are dead (no metadata rows are dumped,
+"""tviews_recreate: after pg_dump/pg_restore, TVIEWs are dead (no metadata rows are dumped,
 reference §1.2); the manifest brings them back with the same data and ids."""
 
 import os
@@ -32,28 +32,28 @@ def test_restore_then_recreate_from_manifest(pg_cluster, tmp_path):
     manifest = str(tmp_path / "manifest.json")
     load_app(pg_cluster, "rec_src")
     try:
-        assert not run_module("tview_manifest", conn_args(pg_cluster, "rec_src", state="captured", path=manifest)).get("failed")
+        assert not run_module("tviews_manifest", conn_args(pg_cluster, "rec_src", state="captured", path=manifest)).get("failed")
         _dump_restore(pg_cluster, "rec_src", "rec_dst")
         # Restored but dead: no metadata, so writes to base tables fail in the old triggers' cascade.
         assert pg_cluster.execute("SELECT count(*) FROM pg_tview_meta", "rec_dst") == [(0,)]
 
-        plan = run_module("tview_recreate", conn_args(pg_cluster, "rec_dst", manifest=manifest), check_mode=True)
+        plan = run_module("tviews_recreate", conn_args(pg_cluster, "rec_dst", manifest=manifest), check_mode=True)
         assert plan["changed"] and plan["recreated"] == []
         assert pg_cluster.execute("SELECT count(*) FROM pg_tview_meta", "rec_dst") == [(0,)]
         rebuilt = [p["tview"] for p in plan["plan"] if p["step"] == "rebuild TVIEW"]
         assert rebuilt.index("user") < rebuilt.index("post") < rebuilt.index("comment")
 
-        res = run_module("tview_recreate", conn_args(pg_cluster, "rec_dst", manifest=manifest))
+        res = run_module("tviews_recreate", conn_args(pg_cluster, "rec_dst", manifest=manifest))
         assert not res.get("failed"), res.get("msg")
         assert {r["tview"] for r in res["recreated"]} == {"user", "post", "comment", "Bücher"}
         # Same data, ids, indexes, grants, comments and dependents as the source had.
-        ver = run_module("tview_manifest", conn_args(pg_cluster, "rec_dst", state="verified", path=manifest,
-                                                     allow_other_database=True))
+        ver = run_module("tviews_manifest", conn_args(pg_cluster, "rec_dst", state="verified", path=manifest,
+                                                      allow_other_database=True))
         assert not ver.get("failed"), ver.get("msg")
         assert ver["differences"] == []
         assert_live_and_equal(pg_cluster, "rec_dst")
 
-        again = run_module("tview_recreate", conn_args(pg_cluster, "rec_dst", manifest=manifest))
+        again = run_module("tviews_recreate", conn_args(pg_cluster, "rec_dst", manifest=manifest))
         assert again["changed"] is False and set(again["skipped"]) == {"user", "post", "comment", "Bücher"}
     finally:
         pg_cluster.dropdb("rec_src")

@@ -1,4 +1,4 @@
-"""tview_refresh through both API generations, on real servers."""
+"""tviews_refresh through both API generations, on real servers."""
 
 import pytest
 
@@ -15,7 +15,7 @@ def app(request, pg_cluster, pg02_cluster):
 
 
 def _refresh(cluster, db, check_mode=False, **kw):
-    res = run_module("tview_refresh", conn_args(cluster, db, **kw), check_mode=check_mode)
+    res = run_module("tviews_refresh", conn_args(cluster, db, **kw), check_mode=check_mode)
     assert not res.get("failed"), res.get("msg")
     return res
 
@@ -62,5 +62,5 @@ def test_check_mode_and_unknown_names(app):
     assert res["changed"] and res["refreshed"][0]["duration_ms"] is None
     assert cluster.execute("SELECT data FROM tv_user WHERE pk_user = 2", db) == [({},)]
     _refresh(cluster, db, tviews=["user"])
-    bad = run_module("tview_refresh", conn_args(cluster, db, tviews=["nope"]))
+    bad = run_module("tviews_refresh", conn_args(cluster, db, tviews=["nope"]))
     assert bad["failed"] and bad["msg"] == "no TVIEW matches nope"

@@ -79,7 +79,7 @@ def assert_live_and_equal(cluster, db):
 
 
 def verify_manifest(cluster, db, path, **kw):
-    return run_module("tview_manifest", conn_args(cluster, db, state="verified", path=path, **kw))
+    return run_module("tviews_manifest", conn_args(cluster, db, state="verified", path=path, **kw))
 
 
 @pytest.mark.parametrize("mode", ["adopt", "rebuild"])
@@ -164,7 +164,7 @@ def _assert_untouched(cluster, db, manifest):
 
 def test_failing_definition_rolls_back(cluster, app):
     db, manifest = app
-    run_module("tview_manifest", conn_args(cluster, db, state="captured", path=manifest))
+    run_module("tviews_manifest", conn_args(cluster, db, state="captured", path=manifest))
     cluster.execute("UPDATE pg_tview_meta SET definition = 'SELECT no_such_column FROM tb_comment' WHERE entity = 'comment'", db)
     res = swap(cluster, db, version="0.2.0", tview_mode="rebuild")
     assert res["failed"] and res["step"] == "rebuild TVIEW" and res["tview"] == "comment"
@@ -175,7 +175,7 @@ def test_failing_definition_rolls_back(cluster, app):
 def test_dependent_that_cannot_be_recreated_rolls_back(cluster, app):
     db, manifest = app
     cluster.execute("CREATE VIEW tview_entities AS SELECT entity FROM pg_tview_meta", db)
-    run_module("tview_manifest", conn_args(cluster, db, state="captured", path=manifest))
+    run_module("tviews_manifest", conn_args(cluster, db, state="captured", path=manifest))
     res = swap(cluster, db, version="0.2.0")
     assert res["failed"] and res["step"] == "restore dependent" and res["tview"] == "public.tview_entities"
     _assert_untouched(cluster, db, manifest)
@@ -184,7 +184,7 @@ def test_dependent_that_cannot_be_recreated_rolls_back(cluster, app):
 
 def test_lock_timeout_under_held_lock(cluster, app):
     db, manifest = app
-    run_module("tview_manifest", conn_args(cluster, db, state="captured", path=manifest))
+    run_module("tviews_manifest", conn_args(cluster, db, state="captured", path=manifest))
     holder = cluster.connect(db, autocommit=False)
     try:
         with holder.cursor() as cur:
@@ -203,7 +203,7 @@ def test_backend_killed_mid_transaction(cluster, app):
     cluster.execute("CREATE TABLE tb_big (pk_big bigint PRIMARY KEY, id uuid NOT NULL, n int)", db)
     cluster.execute("INSERT INTO tb_big SELECT g, md5('big' || g)::uuid, g FROM generate_series(1, 200000) g", db)
     cluster.execute("SELECT pg_tviews_create('big', 'SELECT pk_big, id, jsonb_build_object(''n'', n) AS data FROM tb_big')", db)
-    run_module("tview_manifest", conn_args(cluster, db, state="captured", path=manifest))
+    run_module("tviews_manifest", conn_args(cluster, db, state="captured", path=manifest))
     killed = []
 
     def killer():

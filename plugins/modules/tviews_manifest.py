@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 ---
-module: tview_manifest
+module: tviews_manifest
 short_description: Capture or verify the pg_tviews migration manifest of a database
 version_added: 0.1.0
 author: pgtviews.ops maintainers (@pgtviews)
@@ -72,18 +72,18 @@ attributes:
     description: Reports a diff of what changes.
     support: none
 seealso:
-  - module: pgtviews.ops.tview_info
+  - module: pgtviews.ops.tviews_info
 '''
 
 EXAMPLES = r'''
 - name: Capture before anything destructive
-  pgtviews.ops.tview_manifest:
+  pgtviews.ops.tviews_manifest:
     login_db: app
     state: captured
     path: /var/backups/pgtviews/app/manifest.json
 
 - name: After the swap, nothing but the extension changed
-  pgtviews.ops.tview_manifest:
+  pgtviews.ops.tviews_manifest:
     login_db: app
     state: verified
     path: /var/backups/pgtviews/app/manifest.json

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 ---
-module: tview_refresh
+module: tviews_refresh
 short_description: Refresh TVIEWs through whichever pg_tviews API the database speaks
 version_added: 0.1.0
 author: pgtviews.ops maintainers (@pgtviews)
@@ -55,7 +55,7 @@ attributes:
 
 EXAMPLES = r'''
 - name: Refresh three rows of tv_post and what depends on them
-  pgtviews.ops.tview_refresh:
+  pgtviews.ops.tviews_refresh:
     login_db: app
     tviews: [public.tv_post]
     primary_keys: [1, 2, 3]

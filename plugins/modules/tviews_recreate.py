@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 ---
-module: tview_recreate
+module: tviews_recreate
 short_description: Recreate TVIEWs from a migration manifest, in dependency order
 version_added: 0.1.0
 author: pgtviews.ops maintainers (@pgtviews)
@@ -54,7 +54,7 @@ attributes:
 
 EXAMPLES = r'''
 - name: Bring TVIEWs back to life after pg_restore
-  pgtviews.ops.tview_recreate:
+  pgtviews.ops.tviews_recreate:
     login_db: app_restored
     manifest: /var/backups/pgtviews/db1/app/20261126T120000Z/manifest.json
 '''

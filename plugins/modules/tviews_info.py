@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 ---
-module: tview_info
+module: tviews_info
 short_description: Gather what pg_tviews is installed and which TVIEWs exist, per database
 version_added: 0.1.0
 author: pgtviews.ops maintainers (@pgtviews)
@@ -54,17 +54,17 @@ attributes:
 notes:
   - Names with quotes, spaces, capitals and non-ASCII letters are returned exactly as stored.
 seealso:
-  - module: pgtviews.ops.tview_manifest
+  - module: pgtviews.ops.tviews_manifest
 '''
 
 EXAMPLES = r'''
 - name: What does this server run?
-  pgtviews.ops.tview_info:
+  pgtviews.ops.tviews_info:
     login_db: app
   register: info
 
 - name: Every pg_tviews database, with row counts and checksums
-  pgtviews.ops.tview_info:
+  pgtviews.ops.tviews_info:
     all_databases: true
     gather_subset: [catalog, data]
 '''
