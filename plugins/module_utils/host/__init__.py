@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The managed node outside PostgreSQL: the client programs (pg_dump, pg_restore, psql,
+"""The managed node outside PostgreSQL: the client programs (pg_dump, pg_restore and
 pg_config) and how to run them without a password on a command line (clients), free space
 and byte units (disk), files only their owner reads (private_file), sealed JSON documents
 (sealed) and the per-host state file (state_file).
