@@ -227,7 +227,23 @@ def tviews_report_fleet(records, generated_at=None, target_version=None):
     return summary
 
 
+def tviews_numbered(lines):
+    """Lines numbered for a person (1-based, right-aligned): a check-mode plan reads as the script."""
+    lines = [_text(line) for line in (lines or [])]
+    width = len(str(len(lines)))
+    return ['%*d. %s' % (width, i + 1, line) for i, line in enumerate(lines)]
+
+
+def tviews_counts(counts):
+    """{pass: 14, warn: 0, fail: 1} as words for a person: '14 pass, 1 fail' (zeros left out)."""
+    if not isinstance(counts, dict):
+        return _text(counts)
+    parts = ['%s %s' % (v, _text(k).replace('_', ' ')) for k, v in counts.items() if v]
+    return ', '.join(parts) or 'nothing'
+
+
 class FilterModule(object):
     def filters(self):
         return {'tviews_report_build': tviews_report_build, 'tviews_failure_detail': tviews_failure_detail,
-                'tviews_report_fleet': tviews_report_fleet}
+                'tviews_report_fleet': tviews_report_fleet, 'tviews_numbered': tviews_numbered,
+                'tviews_counts': tviews_counts}

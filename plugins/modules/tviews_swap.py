@@ -109,7 +109,8 @@ attributes:
   check_mode:
     description: Can run in check mode and report what would change.
     support: full
-    details: Returns the exact statements the swap would run (C(plan)) without running them.
+    details: Returns the exact statements the swap would run (C(plan), and the whole transaction as C(script)) without
+      running them.
   diff_mode:
     description: Reports a diff of what changes.
     support: none
@@ -160,6 +161,14 @@ plan:
   returned: always
   type: list
   elements: dict
+script:
+  description: >-
+    In check mode, the whole transaction as the SQL that would run, one statement per item, in order: BEGIN, the
+    prepared-transaction check and the session settings, every LOCK, the counts taken under the locks, the plan, the
+    verification and COMMIT (ROLLBACK when rehearsing).
+  returned: in check mode, when there is something to do
+  type: list
+  elements: str
 tviews:
   description: Per TVIEW, its table and row counts before and after (content is verified against the manifest afterwards).
   returned: when the swap ran
@@ -206,7 +215,7 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import actions as manifest_actions
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError
-from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import SwapError, build_plan, execute
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import SwapError, build_plan, execute, script
 
 
 def utc_now():
@@ -245,7 +254,8 @@ def main():
         if p['manifest']:
             result['manifest'] = manifest_actions.ensure(conn, p['manifest'], module.check_mode)
         if module.check_mode:
-            result['changed'] = True
+            result.update(changed=True, script=script(conn, plan, ctx, p['lock_timeout'], p['statement_timeout'],
+                                                      p['rehearse']))
             module.exit_json(**result)
         conn.close()
         result['started_at'] = utc_now()

@@ -93,11 +93,17 @@ def test_the_installed_collection_from_a_project_of_its_own(project):
 
     check = play(project, "migrate", "--check")
     assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
-    assert "DROP EXTENSION" in check.stdout
+    # The plan reads as the SQL that would run, numbered, whole; skipped phases say so.
+    assert "app: would run, from 0.1.0 to 0.2.0, in one transaction:" in check.stdout
+    for line in ('" 1. BEGIN;"', 'DROP EXTENSION \\"pg_tviews\\";', "IN ACCESS EXCLUSIVE MODE;", "COMMIT;\""):
+        assert line in check.stdout, line
+    assert "Check mode: the rehearsal is not run" in check.stdout
     assert cluster.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_tviews'", "app")[0][0] == "0.1.0"
 
     run = play(project, "migrate")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "app: 0.1.0 → 0.2.0, adopted 4 TVIEW(s), writes waited " in run.stdout
+    assert "{'pass'" not in run.stdout and "({'" not in run.stdout      # no Python reprs
     assert cluster.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_tviews'", "app")[0][0] == "0.2.0"
     # The report is in the user's project, where they ran the playbook.
     assert glob.glob(os.path.join(project["dir"], "tviews-reports", "*", "summary.html"))
