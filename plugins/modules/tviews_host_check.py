@@ -95,7 +95,7 @@ def main():
         except ImportError:
             missing.append(name)
             continue
-        versions[name] = str(getattr(lib, '__version__', 'unknown')).split(' ')[0]
+        versions[name] = str(getattr(lib, '__version__', 'unknown')).split(' ', maxsplit=1)[0]
     result = dict(changed=False, python=sys.executable, versions=versions, missing=missing)
     if missing:
         module.fail_json(msg='%s cannot run the pgtviews.ops modules: %s %s not installed for %s, the Python Ansible uses '

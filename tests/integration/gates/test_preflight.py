@@ -179,7 +179,7 @@ def test_long_transaction_fails(cluster, app, backup_root):
         # Wait until the server itself sees the transaction as older than the limit (no fixed sleep).
         deadline = time.time() + 30
         while time.time() < deadline and not cluster.execute(
-                "SELECT now() - xact_start > interval '1.1 s' FROM pg_stat_activity WHERE pid = %s", app, (pid,))[0][0]:
+                "SELECT now() - xact_start > interval '1.6 s' FROM pg_stat_activity WHERE pid = %s", app, (pid,))[0][0]:
             time.sleep(0.05)
         before = fingerprint(cluster, app)
         res = preflight(cluster, app, backup_root, max_transaction_age=1)

@@ -132,6 +132,8 @@ def test_a_host_without_pglast_finds_the_same_and_rewrites_nothing(work):
     proc = playbook(work, interpreter=python, tviews_scan_fix=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'pglast is not installed where the scan runs' in proc.stdout + proc.stderr
+    # ... said up front too, with how to install it.
+    assert "pglast is not installed for %s" % python in proc.stdout and "rewrites none." in proc.stdout
     assert tree_bytes(work['tree']) == before
     data = report(work)
     assert data['parser'] == 'tokens'

@@ -44,8 +44,8 @@ def test_batch_sizes_without_waves():
 
 @pytest.mark.parametrize("hostvars,groups,words", [
     ({"db1": {"tviews_wave": "first"}}, {}, "db1 has tviews_wave 'first', which is not a whole number"),
-    ({"db1": {"tviews_wave": 1}}, {"tviews_wave_2": ["db1"]}, "db1 is in more than one wave: wave 1 by tviews_wave, "
-                                                             "wave 2 by group tviews_wave_2"),
+    ({"db1": {"tviews_wave": 1}}, {"tviews_wave_2": ["db1"]},
+     "db1 is in more than one wave: wave 1 by tviews_wave, wave 2 by group tviews_wave_2"),
     ({"db1": {"tviews_waves": [2]}, "db2": {"tviews_waves": [1]}, "db3": {"tviews_waves": [1]}, "db4": {"tviews_waves": [1]},
       }, {}, "tviews_waves differs between hosts ([2] for db1; [1] for db2, db3, db4)"),
     (dict((h, {"tviews_wave": 1, "tviews_waves": [1]}) for h in HOSTS), {}, "both per-host waves (tviews_wave) and tviews_waves"),
