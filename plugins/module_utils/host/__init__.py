@@ -3,7 +3,7 @@
 """The managed node outside PostgreSQL: the client programs (pg_dump, pg_restore and
 pg_config) and how to run them without a password on a command line (clients), free space
 and byte units (disk), files only their owner reads (private_file), sealed JSON documents
-(sealed) and the per-host state file (state_file).
+(sealed), the per-host state file (state_file) and the named fault points tests use (faults).
 
 Layer: bottom, beside connection.py. Imports only the standard library and connection.py;
 never catalog, swap, manifest or a concern package."""

@@ -16,6 +16,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import DEADLOCK_TIMEOUT_MS, fetch_one
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import faults
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import detect as detect_mod
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import EXTENSION
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
@@ -416,6 +417,7 @@ def execute(conn, plan, ctx, target, lock_timeout_ms=100, lock_retries=20, state
             step = tview = None
             try:
                 for step, tview, statement, params in plan.steps:
+                    faults.point('swap', step, tview)
                     cur.execute(statement, params)
                 step, tview = 'verify', None
                 result['tviews'] = verify_inside(conn, ctx, target)

@@ -197,31 +197,34 @@ def test_lock_timeout_under_held_lock(cluster, app):
     _assert_untouched(cluster, db, manifest)
 
 
-def test_backend_killed_mid_transaction(cluster, app):
+def test_backend_killed_mid_transaction(cluster, app, tmp_path, monkeypatch):
     db, manifest = app
-    # A big TVIEW makes the rebuild long enough to kill the swap's backend while it runs.
     cluster.execute("CREATE TABLE tb_big (pk_big bigint PRIMARY KEY, id uuid NOT NULL, n int)", db)
-    cluster.execute("INSERT INTO tb_big SELECT g, md5('big' || g)::uuid, g FROM generate_series(1, 200000) g", db)
+    cluster.execute("INSERT INTO tb_big SELECT g, md5('big' || g)::uuid, g FROM generate_series(1, 2000) g", db)
     cluster.execute("SELECT pg_tviews_create('big', 'SELECT pk_big, id, jsonb_build_object(''n'', n) AS data FROM tb_big')", db)
     run_module("tviews_manifest", conn_args(cluster, db, state="captured", path=manifest))
+    # The swap holds at its named fault point, just before it rebuilds 'big' (the extension already
+    # dropped, the transaction open); the test kills its backend there, then lets it go on.
+    hold = tmp_path / "hold"
+    hold.write_text("")
+    monkeypatch.setenv("PGTVIEWS_OPS_FAULT_POINT", "swap:rebuild TVIEW:big")
+    monkeypatch.setenv("PGTVIEWS_OPS_FAULT_FILE", str(hold))
     killed = []
 
     def killer():
-        # Only the big TVIEW's rebuild, and in one statement: a small TVIEW's create is over in
-        # milliseconds, and a kill sent after a separate look could land in the step after it.
-        deadline = time.time() + 60
-        while time.time() < deadline and not killed:
-            rows = cluster.execute(
-                "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgtviews.ops' "
-                "AND state = 'active' AND query LIKE %s", db, ("%pg_tviews_create%tb_big%",))
-            killed.extend(row[0] for row in rows)
+        deadline = time.time() + 120
+        while time.time() < deadline and not os.path.exists(str(hold) + ".reached"):
             time.sleep(0.01)
+        rows = cluster.execute("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+                               "'pgtviews.ops' AND datname = %s AND state = 'idle in transaction'", "postgres", (db,))
+        killed.extend(row[0] for row in rows)
+        hold.unlink()
 
     t = threading.Thread(target=killer)
     t.start()
     res = swap(cluster, db, version="0.2.0", tview_mode="rebuild")
     t.join()
-    assert killed, "the swap finished before its backend could be killed"
+    assert len(killed) == 1, "the swap's backend was not the one session in its transaction: %s" % killed
     assert res["failed"] and res["step"] == "rebuild TVIEW"
     _assert_untouched(cluster, db, manifest)
 
