@@ -30,6 +30,16 @@ def app_db(pg_cluster):
     pg_cluster.dropdb(db)
 
 
+def wait_for_lock_wait(cluster, pid, timeout=30):
+    """Until session ``pid`` waits for a lock (no fixed sleep: the server says when)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cluster.execute("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", "postgres", (pid,))[0][0]:
+            return
+        time.sleep(0.01)
+    raise AssertionError("session %d never waited for a lock" % pid)
+
+
 def in_thread(fn):
     out = {}
 
@@ -67,7 +77,8 @@ def test_our_session_is_the_deadlock_victim(pg_cluster, app_db):
                 cur.execute("UPDATE give_way_t SET v = v + 1 WHERE k = 2")
             app.commit()
         t, out = in_thread(app_waits)
-        time.sleep(0.3)                                       # the application waits on us
+        wait_for_lock_wait(pg_cluster, app.get_backend_pid())  # the application waits on us ...
+        time.sleep(0.3)   # ... and has for a while: with equal settings its deadlock check would fire first
         with pytest.raises(psycopg2.errors.DeadlockDetected):
             with ours.cursor() as cur:
                 cur.execute("UPDATE give_way_t SET v = v + 1 WHERE k = 1")
@@ -97,7 +108,7 @@ def test_deadlock_in_propagation_fails_the_writer_not_the_read_model(pg_cluster,
             with writer.cursor() as cur:
                 cur.execute("UPDATE tb_user SET name = 'renamed in a deadlock' WHERE pk_user = 3")
         t, out = in_thread(write)
-        time.sleep(0.05)                                      # the writer's cascade waits on the tv_post row
+        wait_for_lock_wait(pg_cluster, writer.get_backend_pid())   # the writer's cascade waits on the tv_post row
         with holder.cursor() as cur:
             cur.execute("SELECT 1 FROM tb_user WHERE pk_user = 3 FOR UPDATE")   # ... and we wait on its row
         holder.rollback()
