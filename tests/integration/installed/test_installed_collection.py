@@ -98,6 +98,7 @@ def test_the_installed_collection_from_a_project_of_its_own(project):
     for line in ('" 1. BEGIN;"', 'DROP EXTENSION \\"pg_tviews\\";', "IN ACCESS EXCLUSIVE MODE;", "COMMIT;\""):
         assert line in check.stdout, line
     assert "Check mode: the rehearsal is not run" in check.stdout
+    assert "Check mode: validation is not run" in check.stdout
     assert cluster.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_tviews'", "app")[0][0] == "0.1.0"
 
     run = play(project, "migrate")
