@@ -2,10 +2,12 @@
 installation (so installing pg_tviews on one never touches the others), and an Ansible
 inventory for it. Used by `make demo` and the playbook tests."""
 
+import io
 import json
 import os
 import shutil
 import subprocess
+import tarfile
 
 import yaml
 
@@ -110,6 +112,21 @@ class Fleet(object):
                 except (subprocess.CalledProcessError, KeyError, OSError):
                     pass
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def broken_artifact(src, dest, function, line):
+    """A copy of the 0.2.0 release artifact ``src`` at ``dest`` that installs and creates fine, with
+    ``line`` (PL/pgSQL) put first in the body of ``function``: a package broken on purpose."""
+    with tarfile.open(src) as tin, tarfile.open(dest, "w:gz") as tout:
+        for m in tin.getmembers():
+            data = tin.extractfile(m).read() if m.isfile() else None
+            if m.name.endswith("pg_tviews--0.2.0.sql"):
+                text = data.decode()
+                start = text.index("CREATE FUNCTION @extschema@.%s(" % function)
+                begin = text.index("\nBEGIN\n", start) + len("\nBEGIN\n")
+                data = (text[:begin] + "    %s\n" % line + text[begin:]).encode()
+                m.size = len(data)
+            tout.addfile(m, io.BytesIO(data) if data is not None else None)
 
 
 def recap(output):

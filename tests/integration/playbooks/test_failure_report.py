@@ -4,33 +4,16 @@ summary.json and summary.md carry the swap module's own error text (not the loop
 items failed"), every row of the failed host says failed, and a failure in the rehearsal is
 worded as a rehearsal failure."""
 
-import io
 import json
 import os
-import tarfile
 
 import pytest
 
-from tests.harness.fleet import Fleet, recap
+from tests.harness.fleet import Fleet, broken_artifact, recap
 from tests.harness.pg import make_base_dir
 
 BROKEN = "pg_tviews 0.2.0 broken on purpose: cannot adopt"
 LOOP_MSG = "One or more items failed"
-
-
-def broken_adopt_artifact(src, dest):
-    """0.2.0 that installs and creates fine but whose pg_tviews_convert_existing_table (the swap's
-    'adopt TVIEW' step) always raises."""
-    with tarfile.open(src) as tin, tarfile.open(dest, "w:gz") as tout:
-        for m in tin.getmembers():
-            data = tin.extractfile(m).read() if m.isfile() else None
-            if m.name.endswith("pg_tviews--0.2.0.sql"):
-                text = data.decode()
-                start = text.index("CREATE FUNCTION @extschema@.pg_tviews_convert_existing_table(")
-                begin = text.index("\nBEGIN\n", start) + len("\nBEGIN\n")
-                data = (text[:begin] + "    RAISE EXCEPTION '%s';\n" % BROKEN + text[begin:]).encode()
-                m.size = len(data)
-            tout.addfile(m, io.BytesIO(data) if data is not None else None)
 
 
 @pytest.fixture
@@ -38,7 +21,9 @@ def fleet(standin_build):
     root = make_base_dir("fleet-fail-")
     f = Fleet(root, os.path.dirname(standin_build["0.2.0"]["artifact"]), names=("db1",)).up()
     broken = os.path.join(f.root, "pg_tviews-v0.2.0-pg15-broken-adopt.tar.gz")
-    broken_adopt_artifact(os.path.join(f.standin_dir, "pg_tviews-v0.2.0-pg15.tar.gz"), broken)
+    # adopt TVIEW (pg_tviews_convert_existing_table) always raises
+    broken_artifact(os.path.join(f.standin_dir, "pg_tviews-v0.2.0-pg15.tar.gz"), broken,
+                    "pg_tviews_convert_existing_table", "RAISE EXCEPTION '%s';" % BROKEN)
     f.write_inventory(host_overrides={"db1": {"tviews_install_src": broken}})
     yield f
     f.down()

@@ -1,10 +1,8 @@
 """The real playbooks (ansible-playbook pgtviews.ops.*) against a local three-server fleet."""
 
 import glob
-import io
 import json
 import os
-import tarfile
 import uuid
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import detect
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
-from tests.harness.fleet import Fleet, recap
+from tests.harness.fleet import Fleet, broken_artifact, recap
 from tests.harness.pg import make_base_dir
 
 
@@ -138,24 +136,12 @@ def test_migrate_in_waves_is_idempotent_and_rolls_back(fleet):
         assert json.load(fh)["databases"]["app"]["rollback_complete"]["switched"] is True
 
 
-def _broken_artifact(src, dest):
-    """0.2.0 that installs and creates fine but whose triggers propagate nothing."""
-    with tarfile.open(src) as tin, tarfile.open(dest, "w:gz") as tout:
-        for m in tin.getmembers():
-            data = tin.extractfile(m).read() if m.isfile() else None
-            if m.name.endswith("pg_tviews--0.2.0.sql"):
-                text = data.decode()
-                start = text.index("CREATE FUNCTION @extschema@.pg_tviews_cascade(")
-                begin = text.index("\nBEGIN\n", start) + len("\nBEGIN\n")
-                data = (text[:begin] + "    RETURN;  -- broken on purpose\n" + text[begin:]).encode()
-                m.size = len(data)
-            tout.addfile(m, io.BytesIO(data) if data is not None else None)
-
-
 def test_broken_canary_stops_the_rollout_and_rolls_back(fleet):
     before = dict((n, content(fleet.cluster(n))) for n in fleet.names)
     broken = os.path.join(fleet.root, "pg_tviews-v0.2.0-pg15-broken.tar.gz")
-    _broken_artifact(os.path.join(fleet.standin_dir, "pg_tviews-v0.2.0-pg15.tar.gz"), broken)
+    # triggers that propagate nothing
+    broken_artifact(os.path.join(fleet.standin_dir, "pg_tviews-v0.2.0-pg15.tar.gz"), broken,
+                    "pg_tviews_cascade", "RETURN;  -- broken on purpose")
     fleet.write_inventory(host_overrides={"db1": {"tviews_install_src": broken}})
 
     run = fleet.playbook("migrate")
