@@ -23,13 +23,14 @@ export ANSIBLE_HOME := $(CACHE)/ansible-home
 export ANSIBLE_LOCAL_TEMP := $(CACHE)/ansible-home/tmp
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help deps venv collections tree standin lint sanity unit integration test demo demo-rollback demo-clean molecule bench build clean
+.PHONY: help deps venv collections tree standin lint sanity unit integration faults test demo demo-rollback demo-clean molecule bench build clean
 
 help:
 	@echo "make demo         migrate a disposable three-server local fleet in two waves (then demo-rollback, demo-clean)"
-	@echo "make test         lint + sanity + unit + integration + molecule (what CI runs)"
+	@echo "make test         lint + sanity + unit + integration + faults + molecule (what CI runs)"
 	@echo "make standin      build the pg_tviews stand-in packages into build/standin/"
 	@echo "make molecule     the molecule scenarios in containers (MOLECULE_SCENARIOS=\"default fleet\" for some)"
+	@echo "make faults       the fault matrix and bad inputs (tests/faults/), rendered into docs/reliability.md"
 	@echo "make bench        the swap's write-blocked window by data size, into bench/results/"
 	@echo "make lint|sanity|unit|integration|build|clean"
 
@@ -82,11 +83,18 @@ unit: venv collections tree
 integration: deps venv collections tree standin
 	PGTVIEWS_STANDIN_DIR=$(STANDIN_DIR) python -m pytest tests/integration -q -p no:cacheprovider
 
+# The fault matrix and the bad inputs (docs/reliability.md, rendered from this run's rows).
+faults: deps venv collections tree standin
+	rm -rf build/faults/results
+	PGTVIEWS_STANDIN_DIR=$(STANDIN_DIR) python -m pytest tests/faults -q -p no:cacheprovider
+	python tests/faults/render.py
+
 test: deps venv collections tree
 	$(MAKE) lint
 	$(MAKE) sanity
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) faults
 	$(MAKE) molecule
 
 build: venv tree

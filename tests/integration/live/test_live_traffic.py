@@ -1,4 +1,4 @@
-"""Live traffic, end to end: the application keeps writing and reading (tests/integration/live/
+"""Live traffic, end to end: the application keeps writing and reading (tests/harness/
 traffic.py, one statement about every 10 ms each) through migrate (default variables: rehearsal
 on, no allow-list) -> rollback immediate -> migrate -> rollback complete, run with the real
 playbooks on a one-server fleet. After each step: no application statement failed, none waited
@@ -8,117 +8,15 @@ snapshot), and every committed write is there (after a complete rollback: in the
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 
 import pytest
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import detect
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
+from tests.harness.app import App, assert_tviews_equal_views, db_state, expected_state
 from tests.harness.fleet import Fleet
-from tests.integration.live import traffic
 from tests.harness.pg import make_base_dir
 
-TRAFFIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "traffic.py")
 SLACK_MS = 150
-
-
-class App(object):
-    """The writer and the reader processes, their logs and their pause switch."""
-
-    def __init__(self, cluster, root, db="app"):
-        self.cluster, self.db = cluster, db
-        cluster.execute(traffic.setup_sql(), db)
-        self.control = os.path.join(root, "app-control")
-        os.makedirs(self.control, exist_ok=True)
-        os.chmod(self.control, 0o777)
-        self.logs = dict((r, os.path.join(root, "app-%s.jsonl" % r)) for r in ("writer", "reader"))
-        dsn = "host=%s port=%s user=%s dbname=%s" % (cluster.socket_dir, cluster.port, cluster.user, db)
-        self.procs = [subprocess.Popen([sys.executable, TRAFFIC, role, dsn, self.logs[role], self.control])
-                      for role in ("writer", "reader")]
-
-    def pause_command(self):
-        """The shell command a rollback's stop hook runs: pause both and wait for them."""
-        # paused-at is written once both have stopped: every statement started before it has ended.
-        return ("sh -c 'touch %s/pause; while [ ! -e %s/paused-writer ] || [ ! -e %s/paused-reader ]; "
-                "do sleep 0.05; done; date +%%s.%%N > %s/paused-at'" % ((self.control,) * 4))
-
-    def paused_at(self):
-        with open(os.path.join(self.control, "paused-at")) as fh:
-            return float(fh.read())
-
-    def resume_command(self):
-        return "rm -f %s/pause" % self.control
-
-    def pause(self):
-        subprocess.run(["sh", "-c", self.pause_command()[len("sh -c '"):-1]], check=True, timeout=60)
-
-    def resume(self):
-        os.unlink(os.path.join(self.control, "pause"))
-
-    def events(self, role, since=0.0, until=None):
-        out = []
-        with open(self.logs[role]) as fh:
-            for line in fh:
-                e = json.loads(line)
-                if e["t"] >= since and (until is None or e["t"] <= until):
-                    out.append(e)
-        return out
-
-    def stop(self):
-        open(os.path.join(self.control, "stop"), "w").close()
-        for p in self.procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for p in self.procs:
-            assert p.returncode == 0, "an application process died (exit %s)" % p.returncode
-
-
-def db_state(conn):
-    """What the writer changes: post and comment keys, user names."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT pk_post FROM tb_post")
-        posts = set(r[0] for r in cur.fetchall())
-        cur.execute("SELECT pk_comment FROM tb_comment")
-        comments = set(r[0] for r in cur.fetchall())
-        cur.execute("SELECT pk_user, name FROM tb_user")
-        users = dict(cur.fetchall())
-    return {"posts": posts, "comments": comments, "users": users}
-
-
-def expected_state(base, events):
-    """``base`` with the writer's committed statements applied in order."""
-    state = {"posts": set(base["posts"]), "comments": set(base["comments"]), "users": dict(base["users"])}
-    for e in events:
-        if e["error"]:
-            continue
-        if e["op"] == "insert_post":
-            state["posts"].add(e["key"])
-        elif e["op"] == "insert_comment":
-            state["comments"].add(e["key"])
-        elif e["op"] == "delete_comment":
-            state["comments"].discard(e["key"])
-        elif e["op"] == "rename_user":
-            state["users"][e["key"]] = e["value"]
-    return state
-
-
-def assert_tviews_equal_views(cluster, db):
-    """Every tv_ equals its v_, both ways, all TVIEWs in one snapshot."""
-    conn = cluster.connect(db, autocommit=False)
-    try:
-        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
-        records, dummy = adapter_for(conn, detect(conn)).records()
-        assert len(records) == 4
-        for r in records:
-            assert objects.drift(conn, r) == {"only_in_tv": 0, "only_in_view": 0}, (db, r["entity"])
-        conn.rollback()
-    finally:
-        conn.close()
 
 
 def extversion(cluster, db="app"):
