@@ -96,6 +96,13 @@ options:
         reads) before failing; 0 waits as long as it takes.
     type: int
     default: 60000
+  wait_for_running:
+    description:
+      - Seconds to wait for another backup of the same database under I(dest) to finish (a backup
+        holds the database's lock file; the job of an interrupted run may still be running) before
+        failing with a message that says so.
+    type: int
+    default: 3600
   keep:
     description:
       - Complete backups of this database to keep under I(dest), newest first; 0 keeps all.
@@ -276,6 +283,7 @@ def main():
         space_factor=dict(type='float', default=1.0),
         pg_bin_dir=dict(type='path'),
         lock_wait_timeout=dict(type='int', default=60000),
+        wait_for_running=dict(type='int', default=3600),
         keep=dict(type='int', default=0),
         protect=dict(type='list', elements='path', default=[]),
         reuse=dict(type='list', elements='path', default=[]),

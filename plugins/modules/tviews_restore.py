@@ -140,6 +140,15 @@ recreated:
   returned: when restored
   type: list
   elements: dict
+cleaned_up:
+  description:
+    - What this call removed that an interrupted run had left, one sentence each (for example
+      C(dropped app_rollback (its restore was interrupted))). A side database this module makes is
+      marked by a comment while its restore runs and when it has finished; an unfinished one, and any
+      rehearsal copy of ours, is dropped and restored again. A database without the mark is never dropped.
+  returned: when something was cleaned up
+  type: list
+  elements: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule

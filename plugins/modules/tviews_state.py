@@ -70,7 +70,7 @@ state:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.host import state_file
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import faults, state_file
 
 
 def main():
@@ -89,6 +89,7 @@ def main():
         changed = new != doc
         if changed and not module.check_mode:
             state_file.write(p['path'], new)
+            faults.point('state', p['phase'], p['database'])
         result = dict(changed=changed, state=new)
         if module._diff:
             result['diff'] = dict(before=doc['databases'].get(p['database'], {}).get(p['phase']),

@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import os
 import re
+import time
 
 DUMP_DIR = 'dump'
 MANIFEST = 'manifest.json'
@@ -100,24 +101,39 @@ def planned_backup_dir(db_dir, now=None):
 
 
 class DatabaseLock(object):
-    """An exclusive, non-blocking flock on <db_dir>/.lock for the duration of one backup."""
+    """An exclusive flock on <db_dir>/.lock for the duration of one backup. Another backup of the
+    same database holding it (for example the job an interrupted run left running) is waited for
+    up to ``wait`` seconds; ``waited`` says how long that took."""
 
-    def __init__(self, db_dir, dbname):
+    def __init__(self, db_dir, dbname, wait=0, on_wait=None, sleep=time.sleep):
         self.path = os.path.join(db_dir, LOCK)
         self.dbname = dbname
         self.fd = None
+        self.wait, self.on_wait, self.sleep = wait, on_wait, sleep
+        self.waited, self.contended = 0.0, False
 
     def __enter__(self):
         try:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
             raise LayoutError("cannot create lock file %s: %s" % (self.path, e.strerror or e))
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except (IOError, OSError):
-            os.close(self.fd)
-            self.fd = None
-            raise LayoutError("another backup of database %s is running (lock %s is held)" % (self.dbname, self.path))
+        started = time.time()
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except (IOError, OSError):
+                self.contended = True
+                self.waited = time.time() - started
+                if self.waited >= self.wait:
+                    os.close(self.fd)
+                    self.fd = None
+                    raise LayoutError("another backup of database %s is still running after %d s (lock %s is held); "
+                                      "let it finish, then run again" % (self.dbname, self.waited, self.path))
+                if self.on_wait:
+                    self.on_wait()
+                self.sleep(1.0)
+        self.waited = round(time.time() - started, 1)
         return self
 
     def __exit__(self, *exc):

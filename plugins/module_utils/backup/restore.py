@@ -16,9 +16,16 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.connection import con
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record as backup_record
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import EXTENSION
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import snapshot
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import faults
 from ansible_collections.pgtviews.ops.plugins.module_utils.host.clients import ClientToolError, find_client
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils.swap import recreate
+
+
+# A side database this code makes carries a comment saying whether its restore finished, so a
+# run that was killed half-way is told from a finished copy and from a database someone else made.
+MARK_RESTORING = 'pgtviews.ops: restore in progress, from '
+MARK_RESTORED = 'pgtviews.ops: restored and recreated, from '
 
 
 class RestoreError(Exception):
@@ -59,8 +66,10 @@ def restore_into(params, dump_dir, dbname, version, jobs=2, pg_bin_dir=None):
             raise RestoreError(str(e))
         with admin.cursor() as cur:
             cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(dbname)))
+        mark(admin, dbname, MARK_RESTORING + dump_dir)
     finally:
         admin.close()
+    faults.point('restore', 'created', dbname)
     # The database is new, made by this call, and holds nothing the backup does not: a failure
     # drops it so that a re-run starts clean instead of verifying a half-restored copy.
     with discarded_on_failure(params, dbname):
@@ -107,6 +116,18 @@ def _fill(params, dump_dir, dbname, version, jobs, pg_restore):
             os.unlink(list_file)
     if proc.returncode != 0:
         raise RestoreError("pg_restore into %s failed: %s" % (dbname, ' '.join(proc.stderr.split())[:500]))
+
+
+def mark(conn, dbname, text):
+    from psycopg2 import sql
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(dbname), sql.Literal(text)))
+
+
+def marker(conn, dbname):
+    """The comment of database ``dbname`` ('' when it has none)."""
+    return fetch_value(conn, "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database "
+                             "WHERE datname = %s", (dbname,)) or ''
 
 
 def drop_database(params, name):
@@ -219,7 +240,9 @@ def restore_side(params, side, doc, version):
         conn = connect(params, side)
         try:
             plan, ctx = recreate.build_plan(conn, doc)
-            return recreate.execute(conn, plan, ctx, check_data=True)
+            recreated = recreate.execute(conn, plan, ctx, check_data=True)
+            mark(conn, side, MARK_RESTORED + params['backup_dir'])
+            return recreated
         finally:
             conn.close()
 
@@ -252,10 +275,13 @@ def run(p, result, check_mode=False):
         side_exists = database_exists(admin, side)
         already_switched = not side_exists and database_exists(admin, p['failed_name'] or '') \
             and database_exists(admin, p['database'])
+        side_marker = marker(admin, side) if side_exists else ''
     finally:
         admin.close()
     if already_switched:
         return
+    if side_exists:
+        side_exists = not _drop_leftover(p, side, side_marker, result, check_mode)
     if not side_exists:
         if check_mode:
             result['changed'] = True
@@ -263,11 +289,32 @@ def run(p, result, check_mode=False):
         result['recreated'] = restore_side(p, side, doc, version)
         result['restored'] = result['changed'] = True
     verify_side(p, side, doc)
+    faults.point('restore', 'verified', side)
     if p['switch']:
         if not check_mode:
+            faults.point('restore', 'switch', p['database'])
             switch(p, p['database'], side, p['failed_name'])
             result['switched'] = True
         result['changed'] = True
+
+
+def _drop_leftover(p, side, side_marker, result, check_mode):
+    """An existing side database: drop it when an interrupted run of ours left it unfinished, or
+    when it is a rehearsal copy (disposable, and it may already have been swapped). Returns True
+    when it was (or, in check mode, would be) dropped. A database without our mark is refused."""
+    unfinished = side_marker.startswith(MARK_RESTORING)
+    ours = unfinished or side_marker.startswith(MARK_RESTORED)
+    if not ours and p['purpose'] == 'rehearsal':
+        raise RestoreError("database %s exists and was not made by pgtviews.ops (it has no restore mark): rename or "
+                           "drop it, then run again" % side)
+    if not (unfinished or p['purpose'] == 'rehearsal'):
+        return False  # a finished rollback copy, verified below against the manifest
+    why = "its restore was interrupted" if unfinished else "a rehearsal copy left by an interrupted run"
+    result.setdefault('cleaned_up', []).append("dropped %s (%s)" % (side, why))
+    if not check_mode:
+        drop_database(p, side)
+    result['changed'] = True
+    return True
 
 
 def side_name(p):

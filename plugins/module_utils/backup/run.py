@@ -173,7 +173,12 @@ def _run(p, check_mode, progress):
             layout.make_dirs(db_dir)
         except layout.LayoutError as e:
             raise BackupError(one_line(e))
-        with layout.DatabaseLock(db_dir, db):
+        lock = layout.DatabaseLock(db_dir, db, wait=p.get('wait_for_running', 0),
+                                   on_wait=lambda: progress.update('waiting for another backup'))
+        with lock:
+            if lock.contended:
+                warnings.append("waited %s s for another backup of database %s to finish (one an interrupted run "
+                                "left running, or a concurrent run)" % (lock.waited, db))
             now = datetime.datetime.utcnow()
             backup_dir = layout.new_backup_dir(db_dir, now)
             try:
@@ -214,7 +219,7 @@ def _reuse(p, check_mode, result, record, record_path, db_dir):
     if not todo:
         result['removed'] = []
         return result
-    with layout.DatabaseLock(db_dir, p['login_db']):
+    with layout.DatabaseLock(db_dir, p['login_db'], wait=p.get('wait_for_running', 0)):
         decision = retention.plan(db_dir, record['directory'], p['keep'], p['protect'])
         removed, errors = retention.apply(decision)
     result['warnings'].extend("retention could not remove %s" % e for e in errors)

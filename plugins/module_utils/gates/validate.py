@@ -10,6 +10,7 @@ __metaclass__ = type
 
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import faults
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
     DatabaseConnectionError, connect, describe, libpq_params)
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
@@ -90,6 +91,7 @@ def refresh_and_time(module, conn, adapter, records, db):
 def validate_database(module, db):
     p = module.params
     checks, checksums, timings = [], [], []
+    faults.point('validate', db)
     conn = connect(p, db)  # a new session: no pg_tviews library or cache state from before the swap
     try:
         facts = detect(conn)

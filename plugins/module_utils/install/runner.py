@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import faults
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import DatabaseConnectionError, connect
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import connectable_databases
 from ansible_collections.pgtviews.ops.plugins.module_utils.host.clients import program_path
@@ -575,6 +576,7 @@ class Runner(object):
             self.setup()
             getattr(self, 'do_' + self.p['state'])()
             self.finish()
+            faults.point('install', self.p['state'], self.p['version'])
         except (ef.ExtensionFilesError, DatabaseConnectionError) as e:
             if hasattr(self, 'paths'):
                 try:

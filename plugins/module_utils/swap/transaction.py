@@ -408,6 +408,7 @@ def execute(conn, plan, ctx, target, lock_timeout_ms=100, lock_retries=20, state
                     raise SwapError('lock', "could not take the locks of the TVIEW tables within %d ms in %d attempts "
                                     "(the last one: %s); the application kept running and nothing was changed"
                                     % (lock_timeout_ms, attempts, ' '.join(str(e.pgerror or e).split())))
+                faults.point('swap', 'lock-retry', attempts)
                 sleep(min(0.2 * (2 ** (attempts - 1)), 5.0))
                 continue
             t_locked = time.monotonic()
@@ -431,6 +432,8 @@ def execute(conn, plan, ctx, target, lock_timeout_ms=100, lock_retries=20, state
             else:
                 conn.commit()
             t_done = time.monotonic()
+            if not rehearse:
+                faults.point('swap', 'committed', conn.info.dbname)
             result['window_ms'] = round((t_done - t_lock) * 1000, 1)
             result['statements_ms'] = round((t_end - t_locked) * 1000, 1)
             result['rehearsed'] = rehearse

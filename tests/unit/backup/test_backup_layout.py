@@ -50,12 +50,31 @@ def test_make_dirs_is_0700_and_names_the_problem(tmp_path):
 
 def test_lock_is_exclusive(tmp_path):
     with bl.DatabaseLock(str(tmp_path), "app"):
-        with pytest.raises(bl.LayoutError, match="another backup of database app is running"):
+        with pytest.raises(bl.LayoutError, match="another backup of database app is still running after 0 s .*"
+                                                 "let it finish, then run again"):
             with bl.DatabaseLock(str(tmp_path), "app"):
                 pass
     with bl.DatabaseLock(str(tmp_path), "app"):
         pass
     assert mode(tmp_path / ".lock") == 0o600
+
+
+def test_lock_waits_for_the_backup_that_holds_it(tmp_path):
+    """The job an interrupted run left running is waited for, and the wait is reported."""
+    holder = bl.DatabaseLock(str(tmp_path), "app").__enter__()
+    naps = []
+
+    def sleep(seconds):
+        naps.append(seconds)
+        if len(naps) == 2:
+            holder.__exit__(None, None, None)  # the other backup finishes
+
+    with bl.DatabaseLock(str(tmp_path), "app", wait=60, sleep=sleep) as lock:
+        assert len(naps) == 2 and lock.contended
+    with pytest.raises(bl.LayoutError, match="still running after"):
+        with bl.DatabaseLock(str(tmp_path), "app"):
+            with bl.DatabaseLock(str(tmp_path), "app", wait=0.01, sleep=lambda s: None):
+                pass
 
 
 def test_backup_dirs_ignores_other_entries(tmp_path):
