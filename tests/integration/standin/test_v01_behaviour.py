@@ -385,6 +385,39 @@ def test_convert_validation(db):
 # --------------------------------------------------------------------------- DROP EXTENSION
 
 
+WRITE_PATH = [("pg_tviews_cascade", "c", "pg_tviews_cascade_wrapper", "$libdir/pg_tviews"),
+              ("pg_tviews_delete", "c", "pg_tviews_delete_wrapper", "$libdir/pg_tviews"),
+              ("pg_tviews_insert", "c", "pg_tviews_insert_wrapper", "$libdir/pg_tviews")]
+
+
+def test_writes_run_the_librarys_c_entry_points(pg_cluster, fixture_db, db):
+    """Upstream's write path (src/dependency/triggers.rs, src/lib.rs; reference §1.6, §2.4):
+    the base-table trigger's tview_trigger_handler() calls pg_tviews_insert / _cascade /
+    _delete, which are C functions of the library. So a base-table write needs the 0.1
+    library's symbols (test_versions.py shows the write failing on the 0.2 library)."""
+    assert sorted(db.q(
+        "SELECT p.proname::text, l.lanname::text, p.prosrc, p.probin FROM pg_proc p"
+        " JOIN pg_language l ON l.oid = p.prolang WHERE p.oid IN ('pg_tviews_cascade(oid,bigint)'::regprocedure,"
+        " 'pg_tviews_insert(oid,bigint)'::regprocedure, 'pg_tviews_delete(oid,bigint)'::regprocedure)")) == WRITE_PATH
+    # A write really runs them: an ERROR met while propagating (here a lock timeout on tv_user,
+    # which is re-raised, reference §2.5) reports the library function in its context.
+    locker = tx(pg_cluster, fixture_db)
+    try:
+        locker.q("LOCK TABLE tv_user IN ACCESS EXCLUSIVE MODE")
+        db.q("SET LOCAL lock_timeout = '200ms'")
+        for sql, fn in (("UPDATE tb_user SET name = 'x' WHERE pk_user = 2", "pg_tviews_cascade"),
+                        ("INSERT INTO tb_user VALUES (9, '00000000-0000-4000-8000-000000000009', 'z', 'z', 'z')",
+                         "pg_tviews_insert"),
+                        ("DELETE FROM tb_user WHERE pk_user = 4", "pg_tviews_delete")):
+            err = db.error(sql)
+            assert err.pgcode == "55P03", (sql, err)
+            assert "pg_tviews library function %s(" % fn in err.diag.context, err.diag.context
+            assert "tview_trigger_handler()" in err.diag.context
+    finally:
+        locker.conn.rollback()
+        locker.close()
+
+
 def test_drop_extension_breaks_writes(db):
     """§1.8: members go, TVIEW objects and the non-member handler stay, and every
     write to a base table fails."""

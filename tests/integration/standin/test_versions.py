@@ -91,6 +91,35 @@ def test_build_usage_error():
     assert res.returncode == 2 and "usage" in res.stderr
 
 
+WRITE_PATH_SYMBOLS = {"pg_tviews_cascade_wrapper", "pg_tviews_insert_wrapper", "pg_tviews_delete_wrapper"}
+
+
+def _library_symbols(artifact):
+    """Dynamic symbols defined by the pg_tviews.so in a release artifact (nm -D)."""
+    work = tempfile.mkdtemp(prefix="standin-nm-")
+    try:
+        with tarfile.open(artifact) as tf:
+            (member,) = [m for m in tf.getmembers() if m.name.endswith("/pg_tviews.so")]
+            tf.extract(member, work)
+        out = subprocess.run(["nm", "-D", "--defined-only", os.path.join(work, member.name)],
+                             check=True, capture_output=True, text=True).stdout
+        return {line.split()[-1] for line in out.splitlines() if line.strip()}
+    finally:
+        subprocess.run(["rm", "-rf", work], check=True)
+
+
+def test_write_path_symbols_only_in_01_libraries(standin_build):
+    """The base-table trigger's entry points (src/lib.rs: pg_tviews_cascade/_insert/_delete,
+    pgrx symbols <name>_wrapper) are in the 0.1 libraries and not in the 0.2 one, whose
+    entry points differ as a new major's do."""
+    for v in ("0.1.0", "0.1.1"):
+        assert WRITE_PATH_SYMBOLS <= _library_symbols(standin_build[v]["artifact"]), v
+    syms02 = _library_symbols(standin_build["0.2.0"]["artifact"])
+    assert "pg_tviews_version_wrapper" in syms02
+    assert not WRITE_PATH_SYMBOLS & syms02
+    assert "pg_tviews_debug_queue_wrapper" not in syms02
+
+
 # --------------------------------------------------------------------------- version transitions
 
 
@@ -152,8 +181,20 @@ def test_library_hazard_make_install_02_over_01(make_pg_install, make_cluster, s
             # symbols the 0.1 catalog needs are gone from the 0.2 library
             err = new.error("SELECT pg_tviews_debug_queue()")
             assert 'could not find function "pg_tviews_debug_queue_wrapper"' in err.diag.message_primary
-            # sessions that loaded the old library keep it
+            # and so is the write path: every write to a TVIEW base table fails, and nothing is written
+            for sql, symbol in (
+                    ("INSERT INTO tb_user VALUES (9, '00000000-0000-4000-8000-000000000009', 'z', 'z', 'z')",
+                     "pg_tviews_insert_wrapper"),
+                    ("UPDATE tb_user SET name = 'x' WHERE pk_user = 2", "pg_tviews_cascade_wrapper"),
+                    ("DELETE FROM tb_comment WHERE pk_comment = 3", "pg_tviews_delete_wrapper")):
+                err = new.error(sql)
+                assert 'could not find function "%s"' % symbol in err.diag.message_primary, (sql, err)
+            assert new.one("SELECT count(*) FROM tb_user WHERE pk_user = 9") == 0
+            assert new.one("SELECT name FROM tb_user WHERE pk_user = 2") != "x"
+            # sessions that loaded the old library keep it, writes included
             assert old.one("SELECT pg_tviews_version()") == "0.1.0-beta.8"
+            old.q("UPDATE tb_user SET name = 'Bobby' WHERE pk_user = 2")
+            assert old.one("SELECT data ->> 'name' FROM tv_user WHERE pk_user = 2") == "Bobby"
             # and 0.1.0 can no longer be created: its script needs the missing symbol
             fresh = cluster.createdb(unique_name("fresh"))
             with pytest.raises(psycopg2.Error) as exc:
