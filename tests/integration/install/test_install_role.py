@@ -19,6 +19,7 @@ import sys
 import tarfile
 import threading
 
+import psycopg2
 import pytest
 
 from tests.harness.modules import ansible_env
@@ -173,6 +174,26 @@ def assert_tviews_propagate(cluster, db, name):
     assert cluster.execute("SELECT count(*) FROM public.tv_user WHERE identifier = %s", db, ("id-" + name,))[0][0] == 1
 
 
+def insert_user(cluster, db, pk):
+    """The application's write: INSERT a base-table row. Its trigger runs the 0.1 write path,
+    the C entry point pg_tviews_insert of the library $libdir/pg_tviews (stand-in README,
+    "The write path is in the library"); the row must reach tv_user."""
+    cluster.execute("INSERT INTO public.tb_user VALUES (%s, %s, %s, 'W', 'w@example.com')", db,
+                    (pk, "00000000-0000-4000-8000-%012d" % pk, "write-%d" % pk))
+    assert cluster.execute("SELECT data->>'identifier', data->>'name' FROM public.tv_user WHERE pk_user = %s",
+                           db, (pk,)) == [("write-%d" % pk, "W")]
+
+
+def assert_insert_needs_the_01_library(cluster, db, pk):
+    """After `make install` of 0.2 over 0.1: the 0.2 library lacks 0.1's write-path symbols,
+    so the INSERT fails in a new session and writes nothing."""
+    with pytest.raises(psycopg2.Error) as exc:
+        cluster.execute("INSERT INTO public.tb_user VALUES (%s, %s, %s, 'W', 'w@example.com')", db,
+                        (pk, "00000000-0000-4000-8000-%012d" % pk, "write-%d" % pk))
+    assert 'could not find function "pg_tviews_insert_wrapper"' in exc.value.diag.message_primary
+    assert cluster.execute("SELECT count(*) FROM public.tb_user WHERE pk_user = %s", db, (pk,)) == [(0,)]
+
+
 def scratch_create(cluster, version, default=False):
     """CREATE EXTENSION in a fresh database; returns (pg_tviews_version(), extversion, probin)."""
     db = "scratch_%s" % version.replace(".", "_")
@@ -300,6 +321,9 @@ def test_install_upstream_artifact_side_by_side(fleet, ansible, work):
                            "ORDER BY 1") == [("0.1.0",), ("0.2.0",)]
     assert library_version(cluster, "app") == V1_LIB
     assert_tviews_propagate(cluster, "app", "Alice after install")
+    # With 0.2 installed side by side the 0.1 write path still runs the 0.1 library
+    # (test_stash_restores_... shows the same INSERT failing after `make install`).
+    insert_user(cluster, "app", 7001)
     # A scratch database can create 0.2.0, bound to the versioned library.
     assert scratch_create(cluster, "0.2.0") == ("0.2.0", "0.2.0", ["$libdir/pg_tviews-0.2.0"])
     assert cluster.execute("SELECT count(*) FROM pg_database WHERE datname = 'pgtviews_install_verify'")[0][0] == 0
@@ -314,11 +338,16 @@ def test_second_run_reports_no_change(fleet, ansible):
 
 
 def test_stash_restores_byte_identical_files_after_the_make_install_hazard(fleet, ansible, standin_build):
+    """`make install` of 0.2 over 0.1 (the unsafe way the side-by-side install avoids) breaks
+    the 0.1 database's writes; the stash puts the 0.1 files back byte for byte."""
     a, cluster = fleet["a"], fleet["cluster"]
     # What the runbook's `make install` of 0.2 does: the 0.1 database now runs 0.2 code.
     a.install_tarball(standin_build["0.2.0"]["source"])
     assert library_version(cluster, "app") == "0.2.0"
     assert {p: sha256(p) for p in primary_files(a)} != fleet["primary_sha"]
+    # ... and the application's writes fail: a base-table INSERT needs 0.1's C entry point,
+    # which the 0.2 library does not have (after the side-by-side install it succeeded).
+    assert_insert_needs_the_01_library(cluster, "app", 7002)
     inv = ansible.inventory({"primary1": json.load(open(fleet["inv"]))["all"]["hosts"]["primary1"]})
     run = ansible.run(inv, {"tviews_install_restore_version": "0.1.0"}, playbook=RESTORE).ok()
     assert run.changed("primary1") == 1
@@ -327,6 +356,7 @@ def test_stash_restores_byte_identical_files_after_the_make_install_hazard(fleet
         assert snapshot(a)[p] == fleet["before_a"][p]   # content, mode and owner
     assert library_version(cluster, "app") == V1_LIB
     assert_tviews_propagate(cluster, "app", "Alice after restore")
+    insert_user(cluster, "app", 7002)   # the INSERT that failed on the 0.2 library
 
 
 def test_finalize_makes_the_new_version_the_default(fleet, ansible, work):
