@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import traceback
 
 try:
@@ -20,7 +21,7 @@ except ImportError:
     HAS_PSYCOPG2 = False
     PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 
 # Every session we open gives way to the application (docs/operator-guide.md, "Migrating with the
@@ -88,6 +89,24 @@ def describe(kw):
                                kw.get('dbname'), kw.get('user'))
 
 
+# What to do about the connection errors a wrong input causes (libpq's text, as psycopg2 gives it).
+_CONNECT_HINTS = (
+    ('does not exist', '; check the database name: it must name an existing database on this server '
+                       '(login_db, or tviews_databases in a playbook), and nothing was changed'),
+    ('password authentication failed', '; check login_user and login_password (tviews_connection in a playbook), '
+                                       'and nothing was changed'),
+    ('no password supplied', '; set login_password (tviews_connection in a playbook), and nothing was changed'),
+)
+
+
+def connect_hint(msg):
+    """'; what to do' for a connection error caused by a wrong input, else ''."""
+    for needle, hint in _CONNECT_HINTS:
+        if needle in msg:
+            return hint
+    return ''
+
+
 def connect(params, dbname=None, autocommit=True):
     """Open a new connection (always new: per-backend caches of pg_tviews go stale
     across a version change, so no connection is reused across phases)."""
@@ -99,7 +118,8 @@ def connect(params, dbname=None, autocommit=True):
         secret = kw.get('password')
         if secret:
             msg = msg.replace(secret, '********')
-        raise DatabaseConnectionError("cannot connect to %s: %s" % (describe(kw), ' '.join(msg.split()) or 'unknown error'))
+        msg = ' '.join(msg.split()) or 'unknown error'
+        raise DatabaseConnectionError("cannot connect to %s: %s%s" % (describe(kw), msg, connect_hint(msg)))
     conn.autocommit = True
     apply_session_settings(conn)
     conn.autocommit = autocommit
@@ -138,3 +158,30 @@ def fetch_value(conn, query, params=None):
         cur.execute(query, params)
         row = cur.fetchone()
         return row[0] if row else None
+
+
+# Ansible's own wording of a value it cannot convert, and what each type asks for.
+_ARG_TYPE_RE = re.compile(r"^argument '(?P<name>[^']+)' is of type (?P<given>.+?)(?: found in '(?P<where>[^']*)'\.)?"
+                          r" and we were unable to convert to (?P<want>\w+)")
+_TYPE_WORDS = {'int': 'a whole number', 'float': 'a number', 'bool': 'true or false', 'list': 'a list',
+               'dict': 'a mapping', 'str': 'a string', 'path': 'a path', 'raw': 'a value', 'bytes': 'a size',
+               'bits': 'a size', 'jsonarg': 'JSON', 'json': 'JSON'}
+
+
+def clear_argument_error(msg):
+    """Ansible's "argument 'x' is of type str and we were unable to convert to int: <repr>" as one
+    sentence that names the option and says what to give; other messages unchanged."""
+    m = _ARG_TYPE_RE.match(msg or '')
+    if not m:
+        return msg
+    name = m.group('name') if not m.group('where') else '%s.%s' % (m.group('where'), m.group('name'))
+    want = m.group('want')
+    return ('option %s must be %s, and the value given is not: correct %s in the task or the inventory; nothing '
+            'was changed' % (name, _TYPE_WORDS.get(want, 'of type ' + want), name))
+
+
+class TviewsModule(AnsibleModule):
+    """AnsibleModule whose argument errors are one sentence with what to do (clear_argument_error)."""
+
+    def fail_json(self, msg=None, **kwargs):
+        super(TviewsModule, self).fail_json(msg=clear_argument_error(msg), **kwargs)

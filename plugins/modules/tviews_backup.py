@@ -265,10 +265,10 @@ reuse_rejected:
   elements: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.connection import connection_argument_spec, ensure_psycopg2
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import TviewsModule, connection_argument_spec, ensure_psycopg2
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup.run import BackupError, one_line, run
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.disk import file_in_the_way
 
 
 def main():
@@ -290,7 +290,7 @@ def main():
         force=dict(type='bool', default=False),
         progress_file=dict(type='path'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TviewsModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_psycopg2(module)
     p = module.params
     if p['jobs'] < 1:
@@ -301,6 +301,12 @@ def main():
         module.fail_json(msg="space_factor must not be negative")
     if p['keep'] < 0:
         module.fail_json(msg="keep must not be negative (0 keeps all)")
+    in_the_way = file_in_the_way(p['dest'])
+    if in_the_way:
+        module.fail_json(msg="dest %s %s, not a directory: point dest (tviews_backup_root) at a directory, or a path "
+                         "that can be created as one; nothing was changed"
+                         % (p['dest'], 'is a file' if in_the_way == p['dest'] else 'is under %s, a file' % in_the_way),
+                         database=p['login_db'], changed=False)
     try:
         result = run(p, check_mode=module.check_mode)
     except BackupError as e:

@@ -363,8 +363,7 @@ stashes:
   elements: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgtviews.ops.plugins.module_utils.connection import connection_argument_spec, ensure_psycopg2
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import TviewsModule, connection_argument_spec, ensure_psycopg2
 from ansible_collections.pgtviews.ops.plugins.module_utils.install.runner import Runner
 
 
@@ -397,7 +396,7 @@ def main():
             databases=dict(type='list', elements='str'),
         )
     )
-    module = AnsibleModule(
+    module = TviewsModule(
         argument_spec=argument_spec,
         required_if=[
             ('state', 'installed', ('version', 'src')),

@@ -142,11 +142,10 @@ databases:
       order: [user, post, comment]
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
-    DatabaseConnectionError, connection_argument_spec, ensure_psycopg2)
+    TviewsModule, DatabaseConnectionError, connection_argument_spec, ensure_psycopg2)
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import gather
 
 
@@ -157,7 +156,7 @@ def main():
         databases=dict(type='list', elements='str'),
         gather_subset=dict(type='list', elements='str', choices=['catalog', 'data'], default=['catalog']),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TviewsModule(argument_spec=argument_spec, supports_check_mode=True)
     if module.params['all_databases'] and module.params['databases']:
         # Checked here, not with mutually_exclusive, so templated all_databases=false may go with databases.
         module.fail_json(msg="all_databases and databases are mutually exclusive")

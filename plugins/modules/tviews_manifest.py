@@ -129,11 +129,10 @@ unexpected:
   elements: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
-    DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
+    TviewsModule, DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import actions
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
 
@@ -148,7 +147,7 @@ def main():
         allow=dict(type='list', elements='str', default=[]),
         allow_other_database=dict(type='bool', default=False),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+    module = TviewsModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[('state', 'captured', ['path'])])
     ensure_psycopg2(module)
     p = module.params

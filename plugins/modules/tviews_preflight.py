@@ -255,9 +255,8 @@ duration_ms:
   type: float
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.connection import connection_argument_spec, ensure_psycopg2
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import TviewsModule, connection_argument_spec, ensure_psycopg2
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates import preflight as gate_run
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import run_gate_module
 
@@ -290,8 +289,8 @@ def main():
         lock_timeout=dict(type='int', default=50),
         overrides=dict(type='dict', default={}),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[('pg_dump', 'pg_bin_dir')])
+    module = TviewsModule(argument_spec=argument_spec, supports_check_mode=True,
+                          mutually_exclusive=[('pg_dump', 'pg_bin_dir')])
     ensure_psycopg2(module)
     run_gate_module(module, gate_run.CHECKS, gate_run.run_checks, 'preflight')
 

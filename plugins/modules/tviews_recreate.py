@@ -77,11 +77,10 @@ plan:
   elements: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
-    DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
+    TviewsModule, DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import actions as manifest_actions
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils.swap import recreate
@@ -96,7 +95,7 @@ def main():
         tviews=dict(type='list', elements='str', default=[]),
         check_data=dict(type='bool', default=True),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TviewsModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_psycopg2(module)
     p = module.params
     result = dict(changed=False, recreated=[], skipped=[], plan=[])

@@ -76,11 +76,10 @@ api_generation:
   type: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
-    DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
+    TviewsModule, DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.refresh import refresh
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError
 
@@ -92,7 +91,7 @@ def main():
         primary_keys=dict(type='list', elements='int', default=[], no_log=False),
         cascade=dict(type='bool', default=False),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TviewsModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_psycopg2(module)
     p = module.params
     result = dict(changed=False, refreshed=[], api_generation=None)

@@ -151,11 +151,10 @@ cleaned_up:
   elements: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
-    DatabaseConnectionError, connection_argument_spec, ensure_psycopg2)
+    TviewsModule, DatabaseConnectionError, connection_argument_spec, ensure_psycopg2)
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record as backup_record
 from ansible_collections.pgtviews.ops.plugins.module_utils.backup import restore
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
@@ -178,7 +177,7 @@ def main():
         failed_name=dict(type='str'),
         purpose=dict(type='str', choices=['complete_rollback', 'rehearsal'], default='complete_rollback'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+    module = TviewsModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[('switch', True, ['failed_name']), ('state', 'present', ['backup_dir', 'manifest'])])
     ensure_psycopg2(module)
     p = module.params

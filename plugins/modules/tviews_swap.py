@@ -207,14 +207,13 @@ manifest:
 
 import datetime
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
-    DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
+    TviewsModule, DatabaseConnectionError, connect, connection_argument_spec, ensure_psycopg2)
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import actions as manifest_actions
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError, version_problem
 from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import SwapError, build_plan, execute, script
 
 
@@ -236,9 +235,11 @@ def main():
         keep_dependents=dict(type='bool', default=True),
         rehearse=dict(type='bool', default=False),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TviewsModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_psycopg2(module)
     p = module.params
+    if version_problem(p['version'], 'version'):
+        module.fail_json(msg=version_problem(p['version'], 'version'))
     result = dict(changed=False, to_version=p['version'], from_version=None, strategy=None, mode=None, plan=[])
     conn = None
     try:

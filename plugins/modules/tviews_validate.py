@@ -177,9 +177,8 @@ duration_ms:
   type: float
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.connection import connection_argument_spec, ensure_psycopg2
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import TviewsModule, connection_argument_spec, ensure_psycopg2
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates import validate as gate_run
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import run_gate_module
 
@@ -201,7 +200,7 @@ def main():
         lock_timeout=dict(type='int', default=50),
         overrides=dict(type='dict', default={}),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TviewsModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_psycopg2(module)
     run_gate_module(module, gate_run.CHECKS, gate_run.run_checks, 'validation')
 

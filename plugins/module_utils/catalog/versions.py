@@ -89,3 +89,30 @@ def same_release(a, b):
     """True when two version strings name the same release (pre-release tags ignored):
     extversion 0.1.0 and pg_tviews_version() 0.1.0-beta.8 are the same release."""
     return parse_version(a).release == parse_version(b).release
+
+
+def version_problem(value, option, example='0.2.0'):
+    """None when ``value`` is a pg_tviews version of an API generation this collection knows;
+    else one sentence naming ``option`` and what to give instead."""
+    known = ', '.join('%s.x' % g for g in sorted(GENERATIONS))
+    if not isinstance(value, str) or not _VERSION_RE.match(value):
+        return ('%s must be one pg_tviews version such as %s, written as text (a %s generation release), and '
+                '%s is not one: correct %s; nothing was changed'
+                % (option, example, ' or '.join(sorted(GENERATIONS)), _shown(value), option))
+    try:
+        generation_of(value)
+    except UnknownGenerationError:
+        return ('%s is %s, a pg_tviews version this collection does not know (it knows %s): set %s to a known '
+                'version such as %s; nothing was changed' % (option, value.strip(), known, option, example))
+    return None
+
+
+def _shown(value):
+    """A short, repr-free rendering of an input for a message."""
+    if isinstance(value, (list, tuple)):
+        return 'a list (%s)' % ', '.join(str(v) for v in value)
+    if isinstance(value, dict):
+        return 'a mapping'
+    if value is None or value == '':
+        return 'empty'
+    return '"%s"' % value

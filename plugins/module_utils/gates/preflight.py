@@ -100,6 +100,9 @@ def pg_dump_check(p, server_major):
 
 
 def backup_space_check(p, sizes):
+    in_the_way = disk.file_in_the_way(p['backup_root'])
+    if in_the_way:
+        return gates_server.backup_root_not_a_directory(p['backup_root'], in_the_way)
     measured = disk.existing_ancestor(p['backup_root'])
     where = measured if measured == p['backup_root'] else '%s (on %s)' % (p['backup_root'], measured)
     try:
@@ -144,7 +147,9 @@ def run_checks(module):
         found = discover(p, conn, p['databases'])
         explicit = bool(p['databases'])
         for db in found['missing']:
-            checks.append(check('extension_version', 'fail', 'database does not exist or does not allow connections', db))
+            checks.append(check('extension_version', 'fail', 'database %s does not exist or does not allow connections: '
+                                'correct its name in tviews_databases (the databases option), or leave that empty for '
+                                'every database with pg_tviews' % db, db, input='tviews_databases'))
         for db, error in found['unreachable']:
             checks.append(check('extension_version', 'fail', 'cannot check this database: %s' % error, db))
         with_ext = []

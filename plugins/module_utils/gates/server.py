@@ -140,6 +140,14 @@ def backup_space(path, free_bytes, sizes, factor, error=None):
                  % (human(free_bytes), path, human(need), factor, human(total)), **details)
 
 
+def backup_root_not_a_directory(path, in_the_way):
+    """The backup root, or a directory above it, exists as something other than a directory."""
+    what = 'is a file' if in_the_way == path else 'is under %s, which is a file' % in_the_way
+    return check('backup_space', FAIL, 'tviews_backup_root %s %s, not a directory: point tviews_backup_root at a '
+                 'directory (or a path that can be created as one)' % (path, what), path=path, in_the_way=in_the_way,
+                 input='tviews_backup_root')
+
+
 def pg_dump(path, version_text, server_major, error=None):
     if error or not version_text:
         return check('pg_dump', FAIL, 'no usable pg_dump: %s' % (error or 'no version output'))

@@ -37,6 +37,19 @@ def existing_ancestor(path):
     return path
 
 
+def file_in_the_way(path):
+    """The first path at or above ``path`` that exists and is not a directory (a directory cannot
+    be created there), or None."""
+    path = os.path.abspath(path)
+    while True:
+        if os.path.lexists(path) and not os.path.isdir(path):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
 def free_bytes(path):
     """Bytes an unprivileged writer may still use on the file system holding ``path`` (or its
     nearest existing directory)."""

@@ -35,9 +35,13 @@ def check(doc, kind, schema_version, source, error, what):
     """Raise ``error`` naming ``source`` unless ``doc`` is a ``kind`` document of
     ``schema_version`` whose digest matches its content. ``what`` names the kind for people."""
     if not isinstance(doc, dict) or doc.get('kind') != kind:
-        raise error("%s is not a pgtviews.ops %s (kind %r)" % (source, what, doc.get('kind') if isinstance(doc, dict) else None))
+        said = doc.get('kind') if isinstance(doc, dict) else None
+        raise error("%s is not a pgtviews.ops %s (%s): give the %s pgtviews.ops wrote"
+                    % (source, what, 'it says kind %s' % said if said else 'it has no kind', what))
     if doc.get('schema_version') != schema_version:
-        raise error("%s has schema version %r; this collection reads version %d" % (source, doc.get('schema_version'), schema_version))
+        raise error("%s has schema version %s, and this collection reads version %d: give a %s this version of "
+                    "pgtviews.ops wrote" % (source, doc.get('schema_version'), schema_version, what))
     if doc.get('digest') != digest_of(doc):
-        raise error("%s was modified after it was written: its digest does not match its content" % source)
+        raise error("%s was modified after it was written (its digest does not match its content): give the %s as "
+                    "pgtviews.ops wrote it (the backup directory keeps a copy), or write a new one" % (source, what))
     return doc

@@ -38,6 +38,7 @@ import struct
 import subprocess
 import tarfile
 import tempfile
+import zlib
 
 DLSUFFIX = '.so'
 STASH_KIND = 'pgtviews.ops/extension-stash'
@@ -376,7 +377,12 @@ def safe_extract(tarball, dest):
         raise ExtensionFilesError("%s is not a readable tar archive: %s" % (tarball, e))
     with tf:
         root = os.path.realpath(dest)
-        members = tf.getmembers()
+        try:
+            members = tf.getmembers()
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+            raise ExtensionFilesError("%s is cut short or damaged (%s): fetch the package again (and compare it with "
+                                      "its published checksum); nothing was unpacked or installed"
+                                      % (tarball, ' '.join(str(e).split()) or type(e).__name__))
         if not members:
             raise ExtensionFilesError("%s is an empty archive" % tarball)
         for m in members:
@@ -397,8 +403,9 @@ def safe_extract(tarball, dest):
                 tf.extractall(dest, filter='data')
             else:
                 tf.extractall(dest)
-        except (tarfile.TarError, OSError) as e:
-            raise ExtensionFilesError("cannot extract %s: %s" % (tarball, e))
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+            raise ExtensionFilesError("cannot extract %s (%s): fetch the package again; nothing was installed"
+                                      % (tarball, ' '.join(str(e).split()) or type(e).__name__))
 
 
 def tree_digest(root, exclude=('target', '.git')):

@@ -62,8 +62,10 @@ def verify(conn, path=None, allow=(), allow_other_database=False):
         if expected is None:
             raise mf.ManifestError("no path given and no manifest stored in database %s" % conn.info.dbname)
     if expected['database'] != conn.info.dbname and not allow_other_database:
-        raise mf.ManifestError("the manifest describes database %s, not %s (set allow_other_database for a copy)"
-                               % (expected['database'], conn.info.dbname))
+        raise mf.ManifestError("the manifest %s describes database %s, not %s: give the manifest captured from %s "
+                               "(allow_other_database is for a restored copy of %s only)"
+                               % (path or '(stored in the database)', expected['database'], conn.info.dbname,
+                                  conn.info.dbname, expected['database']))
     diffs = mf.compare(expected, mf.build(snapshot(conn, ('catalog', 'data'))))
     return dict(changed=False, manifest=summary(expected, path), differences=diffs,
                 unexpected=mf.filter_allowed(diffs, allow))
