@@ -148,7 +148,7 @@ def main():
         allow_other_database=dict(type='bool', default=False),
     )
     module = TviewsModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[('state', 'captured', ['path'])])
+                          required_if=[('state', 'captured', ['path'])])
     ensure_psycopg2(module)
     p = module.params
     conn = None

@@ -178,7 +178,7 @@ def main():
         purpose=dict(type='str', choices=['complete_rollback', 'rehearsal'], default='complete_rollback'),
     )
     module = TviewsModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[('switch', True, ['failed_name']), ('state', 'present', ['backup_dir', 'manifest'])])
+                          required_if=[('switch', True, ['failed_name']), ('state', 'present', ['backup_dir', 'manifest'])])
     ensure_psycopg2(module)
     p = module.params
     side = restore.side_name(p)
