@@ -45,7 +45,8 @@ def _size(value, total):
             return pct_to_int(value, total)
         except ValueError:
             pass
-    raise AnsibleFilterError('tviews_serial_batches: %r is not a batch size (a whole number or a percentage)' % (value,))
+    raise AnsibleFilterError("tviews_serial_batches: '%s' is not a batch size: give a whole number or a percentage "
+                             "(for example 1 or 25%%)" % (value,))
 
 
 CANARY_GROUP = 'tviews_canary'

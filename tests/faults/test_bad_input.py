@@ -166,14 +166,15 @@ def fatal_messages(run):
     return out
 
 
-def playbook_failed(run, *words):
-    """The first failure's message (the cause); the run failed, without a traceback anywhere."""
+def playbook_failed(run, *words, which=0):
+    """The first failure's message (the cause; ``which=-1``: the last, where a rescue words the
+    cause); the run failed, without a traceback anywhere."""
     assert run.returncode != 0, run.stdout[-3000:]
     assert recap(run.stdout).get("db1", {}).get("failed", 0) >= 1, run.stdout[-3000:]
     assert "Traceback" not in run.stdout + run.stderr, run.stdout[-3000:] + run.stderr[-3000:]
     msgs = fatal_messages(run)
     assert msgs, run.stdout[-3000:]
-    return assert_clear(msgs[0], *words)
+    return assert_clear(msgs[which], *words)
 
 
 def play(fleet, name, extra=None, host=None, waves=(1, "100%"), args=()):
@@ -363,7 +364,8 @@ def test_a_backup_root_that_is_a_file(fleet, before, bad_input_record):
 
 def test_a_wave_list_that_cannot_be_cut(fleet, before, bad_input_record):
     run = play(fleet, "migrate", waves=None, args=("-e", json.dumps({"tviews_waves": ["half"]})))
-    msg = playbook_failed(run, "tviews_waves", "half", "not a batch size")
+    msg = playbook_failed(run, "The rollout plan cannot be honoured", "tviews_waves", "half", "not a batch size",
+                          "give a whole number or a percentage", which=-1)
     assert_unchanged(before, world(fleet))
     record(bad_input_record, "20", "tviews_waves: [half]", "playbook migrate", msg)
 
