@@ -36,30 +36,32 @@ def password(fleet):
 
 
 @pytest.fixture(scope="module")
-def fleet(standin_build, request):
+def fleet(standin_build):
     root = make_base_dir("fleet-bad-input-")
     f = Fleet(root, os.path.dirname(standin_build["0.2.0"]["artifact"]), names=("db1",)).up(databases=("app", "shop"))
-    c = f.cluster("db1")
-    pw = "p'a;s$(touch %s)\"w d" % os.path.join(f.root, "shell-ran")
-    c.execute(sql.SQL("CREATE ROLE {} SUPERUSER LOGIN PASSWORD {}").format(sql.Identifier(OPERATOR), sql.Literal(pw)))
-    # Manifests to hand in: shop's (another database) and a tampered copy of app's.
-    os.makedirs(os.path.join(f.root, "given"))
-    for db in ("app", "shop"):
-        r = run_module("tviews_manifest", dict(conn_args(c, db), state="captured", store_in_database=False,
-                                               path=os.path.join(f.root, "given", "%s-manifest.json" % db)))
-        assert not r.get("failed"), r
-    with open(os.path.join(f.root, "given", "app-manifest.json")) as fh:
-        doc = json.load(fh)
-    doc["tviews"][0]["row_count"] += 1
-    with open(os.path.join(f.root, "given", "app-tampered.json"), "w") as fh:
-        json.dump(doc, fh)
-    art = os.path.join(f.standin_dir, "pg_tviews-v0.2.0-pg15.tar.gz")
-    with open(art, "rb") as src, open(os.path.join(f.root, "given", "truncated.tar.gz"), "wb") as dst:
-        dst.write(src.read()[:4000])
-    with open(os.path.join(f.root, "given", "a-file"), "w") as fh:
-        fh.write("not a directory\n")
-    yield f
-    f.down()
+    try:
+        c = f.cluster("db1")
+        pw = "p'a;s$(touch %s)\"w d" % os.path.join(f.root, "shell-ran")
+        c.execute(sql.SQL("CREATE ROLE {} SUPERUSER LOGIN PASSWORD {}").format(sql.Identifier(OPERATOR), sql.Literal(pw)))
+        # Manifests to hand in: shop's (another database) and a tampered copy of app's.
+        os.makedirs(os.path.join(f.root, "given"))
+        for db in ("app", "shop"):
+            r = run_module("tviews_manifest", dict(conn_args(c, db), state="captured", store_in_database=False,
+                                                   path=os.path.join(f.root, "given", "%s-manifest.json" % db)))
+            assert not r.get("failed"), r
+        with open(os.path.join(f.root, "given", "app-manifest.json")) as fh:
+            doc = json.load(fh)
+        doc["tviews"][0]["row_count"] += 1
+        with open(os.path.join(f.root, "given", "app-tampered.json"), "w") as fh:
+            json.dump(doc, fh)
+        art = os.path.join(f.standin_dir, "pg_tviews-v0.2.0-pg15.tar.gz")
+        with open(art, "rb") as src, open(os.path.join(f.root, "given", "truncated.tar.gz"), "wb") as dst:
+            dst.write(src.read()[:4000])
+        with open(os.path.join(f.root, "given", "a-file"), "w") as fh:
+            fh.write("not a directory\n")
+        yield f
+    finally:
+        f.down()
 
 
 def given(fleet, name):
