@@ -34,9 +34,28 @@ options:
     type: str
   data:
     description:
-      - What to record for the phase; replaces any earlier record of the same phase.
+      - What to record for the phase; replaces any earlier record of the same phase. The module
+        adds C(recorded_at) (UTC) when the data differs from the earlier record.
     type: dict
     default: {}
+  recover:
+    description:
+      - What to do with a state file that is not valid JSON or not a pgtviews.ops state file (cut
+        short by a full disk, or edited by hand). V(false) fails with a message that names it.
+        V(true) moves it aside to C(<path>.corrupt-<UTC time>) (never deletes it), starts a new
+        one and, with O(backup_root), records again as each database's C(backup) the newest intact
+        backup taken there before a migration (marked C(superseded_by=recovery): a complete rollback
+        can restore it, a new migration takes a fresh one).
+    type: bool
+    default: false
+  backup_root:
+    description:
+      - The backup root to recover backup records from (see O(recover)).
+    type: path
+  host_label:
+    description:
+      - The host's directory under O(backup_root) (the backup role's C(tviews_backup_host_label)).
+    type: str
 attributes:
   check_mode:
     description: Can run in check mode and report what would change.
@@ -65,12 +84,46 @@ state:
   description: The state file's content after the call.
   returned: always
   type: dict
+summary:
+  description:
+    - Per database, C(last_change) (the change phase recorded last, V(swap), V(rollback),
+      V(rollback_complete) or null) and C(validated_after_swap) (a passing validate recorded after
+      that swap, for its version).
+  returned: always
+  type: dict
+recovered:
+  description:
+    - Set when a corrupt state file was moved aside (O(recover)); C(moved_to), C(reason) and
+      C(backups) (the databases whose backup was found again on disk).
+  returned: when recovered
+  type: dict
 '''
+
+import datetime
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.pgtviews.ops.plugins.module_utils.backup import record as backup_record
 from ansible_collections.pgtviews.ops.plugins.module_utils.host import faults, state_file
+
+
+def recover(module, p, error):
+    """Move the corrupt file aside and start again from the backups on disk; returns the new document."""
+    moved_to = '%s.corrupt-%s' % (p['path'], datetime.datetime.utcnow().strftime('%Y%m%dT%H%M%SZ'))
+    doc = {'format': state_file.FORMAT, 'databases': {}}
+    found = backup_record.found_on_disk(p['backup_root'], p['host_label']) if p['backup_root'] and p['host_label'] else {}
+    for db, (record, path) in sorted(found.items()):
+        doc = state_file.merged(doc, db, 'backup', dict(backup_record.state_data(record, path), superseded_by='recovery'))
+    if not module.check_mode:
+        os.rename(p['path'], moved_to)
+        state_file.write(p['path'], doc)
+    module.warn("the state file %s was unreadable (%s): it was moved to %s and a new one started%s"
+                % (p['path'], error, moved_to,
+                   '; the backup of %s was found again under %s' % (', '.join(sorted(found)), p['backup_root'])
+                   if found else '; no backup was found on disk to record again'))
+    return doc, {'moved_to': moved_to, 'reason': to_native(error), 'backups': sorted(found)}
 
 
 def main():
@@ -79,18 +132,28 @@ def main():
         database=dict(type='str'),
         phase=dict(type='str'),
         data=dict(type='dict', default={}),
+        recover=dict(type='bool', default=False),
+        backup_root=dict(type='path'),
+        host_label=dict(type='str'),
     ), required_by={'phase': 'database'}, supports_check_mode=True)
     p = module.params
     try:
-        doc = state_file.read(p['path'])
+        recovered = None
+        try:
+            doc = state_file.read(p['path'])
+        except state_file.StateError as e:
+            if not p['recover']:
+                raise
+            doc, recovered = recover(module, p, e)
         if p['phase'] is None:
-            module.exit_json(changed=False, state=doc)
+            extra = {'recovered': recovered} if recovered else {}
+            module.exit_json(changed=bool(recovered), state=doc, summary=state_file.summary(doc), **extra)
         new = state_file.merged(doc, p['database'], p['phase'], p['data'])
         changed = new != doc
         if changed and not module.check_mode:
             state_file.write(p['path'], new)
             faults.point('state', p['phase'], p['database'])
-        result = dict(changed=changed, state=new)
+        result = dict(changed=changed, state=new, summary=state_file.summary(new))
         if module._diff:
             result['diff'] = dict(before=doc['databases'].get(p['database'], {}).get(p['phase']),
                                   after=p['data'])

@@ -92,16 +92,20 @@ class Fleet(object):
             yaml.safe_dump(inv, fh, sort_keys=False)
         return self.inventory
 
-    def playbook(self, name, *args, check=False, env=None, waves=(1, "100%")):
-        """Run ``ansible-playbook pgtviews.ops.<name>`` against the fleet; ``waves`` (None: from the
-        inventory) is passed as the extra var tviews_waves."""
+    def playbook_command(self, name, *args, check=False, env=None, waves=(1, "100%")):
+        """(argv, environment) of ``ansible-playbook pgtviews.ops.<name>`` against the fleet; ``waves``
+        (None: from the inventory) is passed as the extra var tviews_waves."""
         penv = ansible_env(self.root, **(env or {}))
         cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", self.inventory, "pgtviews.ops." + name]
         if waves is not None:
             cmd += ["-e", json.dumps({"tviews_waves": list(waves)})]
         if check:
             cmd.append("--check")
-        cmd += list(args)
+        return cmd + list(args), penv
+
+    def playbook(self, name, *args, check=False, env=None, waves=(1, "100%")):
+        """Run ``ansible-playbook pgtviews.ops.<name>`` against the fleet (see playbook_command)."""
+        cmd, penv = self.playbook_command(name, *args, check=check, env=env, waves=waves)
         return subprocess.run(cmd, env=penv, capture_output=True, text=True, check=False)
 
     def down(self):

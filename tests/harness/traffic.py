@@ -126,8 +126,10 @@ def run(role, dsn, log_path, control):
                 ms = (time.monotonic() - t0) * 1000
                 _log(fh, t=started, op=op, key=key, value=value, ms=round(ms, 2), error=None)
             except psycopg2.Error as e:
-                _log(fh, t=started, op=op or "prepare", key=None, value=None, ms=None,
-                     error=" ".join(str(e).split()) or e.__class__.__name__)
+                # The key of a failed write is logged: a statement cut off by a lost connection
+                # may have committed, and the checks treat that key as in doubt.
+                _log(fh, t=started, op=op or "prepare", key=key if op else None, value=value if op else None,
+                     ms=None, error=" ".join(str(e).split()) or e.__class__.__name__)
                 if conn.closed:
                     conn = None
             counter += 1

@@ -119,3 +119,23 @@ def state_data(record, record_path):
         'created': record['created'],
         'test_restored': record['verification']['test_restore']['performed'],
     }
+
+
+def found_on_disk(backup_root, host_label):
+    """{database: (record, path)}: for each database under ``backup_root`` for ``host_label``, the
+    newest intact backup taken before a migration (extversion differs from the target). What a
+    lost state file recorded as each database's ``backup``, found again from the sealed records."""
+    from ansible_collections.pgtviews.ops.plugins.module_utils.backup import layout
+    host_dir = os.path.join(backup_root, layout.safe_name(host_label))
+    found = {}
+    for name in sorted(os.listdir(host_dir)) if os.path.isdir(host_dir) else []:
+        for d in reversed(layout.backup_dirs(os.path.join(host_dir, name))):
+            path = os.path.join(d, layout.RECORD)
+            try:
+                record = load(path)
+            except RecordError:
+                continue
+            if record['extension']['extversion'] != record['target_version'] and not problems(record):
+                found.setdefault(record['database'], (record, path))
+                break
+    return found

@@ -156,6 +156,9 @@ def switch(params, dbname, side, failed_name):
                 raise RestoreError("database %s does not exist" % name)
         if database_exists(admin, failed_name):
             raise RestoreError("database %s already exists" % failed_name)
+        # The restored copy carries our restore mark; once in place it takes the database's own comment.
+        comment = fetch_value(admin, "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                              (dbname,))
         admin.autocommit = False
         with admin.cursor() as cur:
             # New connections are refused while we rename; the old ones are ended.
@@ -166,6 +169,7 @@ def switch(params, dbname, side, failed_name):
             admin.commit()
             cur.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(dbname), sql.Identifier(failed_name)))
             cur.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(side), sql.Identifier(dbname)))
+            cur.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(dbname), sql.Literal(comment)))
             cur.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(failed_name)))
             admin.commit()
     except Exception:

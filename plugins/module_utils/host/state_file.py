@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import json
 import os
 
@@ -28,13 +29,18 @@ class StateError(ValueError):
 def read(path):
     if not os.path.exists(path):
         return {'format': FORMAT, 'databases': {}}
+    hint = ("move it aside or let the playbook recover it (tviews_state_recover, on by default: it keeps the file "
+            "as %s.corrupt-<time> and finds the backups again on disk)" % path)
     try:
         with open(path) as fh:
             doc = json.load(fh)
-    except ValueError as e:
-        raise StateError("state file %s is not valid JSON: %s" % (path, e))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise StateError("state file %s is not valid JSON (%s): %s" % (path, e, hint))
+    if not isinstance(doc, dict) or not isinstance(doc.get('databases'), dict):
+        raise StateError("state file %s is not a pgtviews.ops state file (no databases in it): %s" % (path, hint))
     if doc.get('format') != FORMAT:
-        raise StateError("state file %s has format %r, expected %d" % (path, doc.get('format'), FORMAT))
+        raise StateError("state file %s has format %s, this version reads format %d: %s"
+                         % (path, doc.get('format'), FORMAT, hint))
     return doc
 
 
@@ -49,13 +55,22 @@ def check_no_secrets(data, where='data'):
             check_no_secrets(v, '%s[%d]' % (where, i))
 
 
-def merged(doc, database, phase, data):
-    """A new document with ``data`` recorded for (database, phase). Recording a change phase
-    marks the database's backups as superseded by it (see CHANGE_PHASES)."""
+def _now():
+    return datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def merged(doc, database, phase, data, now=_now):
+    """A new document with ``data`` recorded for (database, phase), stamped ``recorded_at`` when it
+    differs from what was recorded (so recording the same thing again changes nothing). Recording
+    a change phase marks the database's backups as superseded by it (see CHANGE_PHASES)."""
     check_no_secrets(data)
     new = json.loads(json.dumps(doc))
     entry = new['databases'].setdefault(database, {})
-    entry[phase] = data
+    old = entry.get(phase)
+    old_data = dict((k, v) for k, v in old.items() if k not in ('recorded_at', 'superseded_by')) \
+        if isinstance(old, dict) else old
+    if old_data != json.loads(json.dumps(data)):
+        entry[phase] = dict(data, recorded_at=now())
     if phase in CHANGE_PHASES:
         for name in BACKUP_PHASES:
             if isinstance(entry.get(name), dict) and 'superseded_by' not in entry[name]:
@@ -68,3 +83,25 @@ def write(path, doc):
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o700)
     write_private(path, json.dumps(doc, sort_keys=True, indent=2) + '\n')
+
+
+def last_change(entry):
+    """The change phase (swap, rollback, rollback_complete) recorded last for one database's
+    entry, or None. Entries written before phases were stamped count as older than stamped ones."""
+    stamped = [(entry[name].get('recorded_at') or '', name) for name in CHANGE_PHASES
+               if isinstance(entry.get(name), dict)]
+    return max(stamped)[1] if stamped else None
+
+
+def summary(doc):
+    """{database: {'last_change': phase or None, 'validated_after_swap': bool}}: what a re-run
+    needs to decide whether a swap is recorded and whether it has been validated since."""
+    out = {}
+    for db, entry in doc.get('databases', {}).items():
+        change = last_change(entry)
+        swap, validate = entry.get('swap') or {}, entry.get('validate') or {}
+        validated = (change == 'swap' and isinstance(validate, dict) and validate.get('status') != 'fail'
+                     and (validate.get('recorded_at') or '') >= (swap.get('recorded_at') or '')
+                     and validate.get('extversion') == swap.get('to_version'))
+        out[db] = {'last_change': change, 'validated_after_swap': bool(validated)}
+    return out

@@ -45,9 +45,14 @@ def test_state_file_refuses_secrets_and_merges(tmp_path):
     doc = state_file.read(path)
     doc = state_file.merged(doc, "app", "swap", {"window_ms": 3.5})
     state_file.write(path, doc)
-    assert state_file.read(path)["databases"]["app"]["swap"] == {"window_ms": 3.5}
+    recorded = state_file.read(path)["databases"]["app"]["swap"]
+    assert recorded["window_ms"] == 3.5 and recorded["recorded_at"].endswith("Z")
     with pytest.raises(state_file.StateError, match="looks like a secret"):
         state_file.merged(doc, "app", "backup", {"conn": {"login_password": "x"}})
+
+
+def _unstamped(data):
+    return dict((k, v) for k, v in data.items() if k != "recorded_at")
 
 
 def test_a_swap_or_rollback_supersedes_the_backups_taken_before_it():
@@ -57,14 +62,41 @@ def test_a_swap_or_rollback_supersedes_the_backups_taken_before_it():
     doc = state_file.merged(doc, "app", "rehearsal", {"passed": True})
     assert "superseded_by" not in doc["databases"]["app"]["backup"]      # a rehearsal changes nothing
     doc = state_file.merged(doc, "app", "swap", {"window_ms": 3.5})
-    assert doc["databases"]["app"]["backup"] == {"path": "/b/1", "created": "t1", "superseded_by": "swap"}
+    assert _unstamped(doc["databases"]["app"]["backup"]) == {"path": "/b/1", "created": "t1", "superseded_by": "swap"}
     assert doc["databases"]["app"]["backup_after"]["superseded_by"] == "swap"
     # The first change is kept (recording again changes nothing), and a new backup stands again.
     again = state_file.merged(doc, "app", "rollback", {"mode": "immediate"})
     assert again["databases"]["app"]["backup"]["superseded_by"] == "swap"
     assert state_file.merged(again, "app", "rollback", {"mode": "immediate"}) == again
     fresh = state_file.merged(again, "app", "backup", {"path": "/b/2"})
-    assert fresh["databases"]["app"]["backup"] == {"path": "/b/2"}
+    assert _unstamped(fresh["databases"]["app"]["backup"]) == {"path": "/b/2"}
     # Another database is not touched.
     other = state_file.merged(state_file.merged(doc, "other", "backup", {"path": "/o"}), "app", "rollback", {})
     assert "superseded_by" not in other["databases"]["other"]["backup"]
+
+
+def test_the_last_change_and_whether_it_was_validated_are_read_from_the_stamps():
+    times = iter("2026-01-01T00:00:0%dZ" % i for i in range(10))
+    now = lambda: next(times)  # noqa: E731
+    doc = {"format": state_file.FORMAT, "databases": {}}
+    doc = state_file.merged(doc, "app", "swap", {"to_version": "0.2.0"}, now=now)
+    assert state_file.summary(doc)["app"] == {"last_change": "swap", "validated_after_swap": False}
+    doc = state_file.merged(doc, "app", "validate", {"status": "pass", "extversion": "0.2.0"}, now=now)
+    assert state_file.summary(doc)["app"] == {"last_change": "swap", "validated_after_swap": True}
+    doc = state_file.merged(doc, "app", "rollback", {"mode": "immediate"}, now=now)
+    assert state_file.summary(doc)["app"]["last_change"] == "rollback"
+    # Migrated again: a swap recorded after the rollback, not yet validated (the old validate is older).
+    doc = state_file.merged(doc, "app", "swap", {"to_version": "0.2.0", "window_ms": 5}, now=now)
+    assert state_file.summary(doc)["app"] == {"last_change": "swap", "validated_after_swap": False}
+    # Recording the same data again keeps its stamp.
+    assert state_file.merged(doc, "app", "swap", {"to_version": "0.2.0", "window_ms": 5}, now=now) == doc
+
+
+def test_an_unreadable_state_file_is_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "state.json"
+    for text, words in (('{"format": 1, "databa', "is not valid JSON"), ("[1, 2]", "is not a pgtviews.ops state file"),
+                        ('{"format": 9, "databases": {}}', "has format 9, this version reads format 1")):
+        path.write_text(text)
+        with pytest.raises(state_file.StateError) as e:
+            state_file.read(str(path))
+        assert words in str(e.value) and "tviews_state_recover" in str(e.value) and "{'" not in str(e.value)
