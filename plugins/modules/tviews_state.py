@@ -38,24 +38,27 @@ options:
         adds C(recorded_at) (UTC) when the data differs from the earlier record.
     type: dict
     default: {}
+  host:
+    description:
+      - The host this state file belongs to, and its directory under O(backup_root) (the playbooks
+        pass C(tviews_backup_host_label) through C(module_defaults)). It is written into the file with
+        the first record, and a file written by another host is refused, so one host never rolls back
+        from another host's backups.
+    type: str
   recover:
     description:
       - What to do with a state file that is not valid JSON or not a pgtviews.ops state file (cut
-        short by a full disk, or edited by hand). V(false) fails with a message that names it.
+        short by a full disk, or edited by hand). V(false) fails with a message that names it;
         V(true) moves it aside to C(<path>.corrupt-<UTC time>) (never deletes it), starts a new
         one and, with O(backup_root), records again as each database's C(backup) the newest intact
-        backup taken there before a migration (marked C(superseded_by=recovery): a complete rollback
-        can restore it, a new migration takes a fresh one).
+        backup taken there before a migration, marked C(superseded_by=recovery) (a complete rollback
+        can restore it; a new migration takes a fresh one).
     type: bool
     default: false
   backup_root:
     description:
       - The backup root to recover backup records from (see O(recover)).
     type: path
-  host_label:
-    description:
-      - The host's directory under O(backup_root) (the backup role's C(tviews_backup_host_label)).
-    type: str
 attributes:
   check_mode:
     description: Can run in check mode and report what would change.
@@ -113,7 +116,9 @@ def recover(module, p, error):
     """Move the corrupt file aside and start again from the backups on disk; returns the new document."""
     moved_to = '%s.corrupt-%s' % (p['path'], datetime.datetime.utcnow().strftime('%Y%m%dT%H%M%SZ'))
     doc = {'format': state_file.FORMAT, 'databases': {}}
-    found = backup_record.found_on_disk(p['backup_root'], p['host_label']) if p['backup_root'] and p['host_label'] else {}
+    if p['host']:
+        doc['host'] = p['host']
+    found = backup_record.found_on_disk(p['backup_root'], p['host']) if p['backup_root'] and p['host'] else {}
     for db, (record, path) in sorted(found.items()):
         doc = state_file.merged(doc, db, 'backup', dict(backup_record.state_data(record, path), superseded_by='recovery'))
     if not module.check_mode:
@@ -132,15 +137,17 @@ def main():
         database=dict(type='str'),
         phase=dict(type='str'),
         data=dict(type='dict', default={}),
+        host=dict(type='str'),
         recover=dict(type='bool', default=False),
         backup_root=dict(type='path'),
-        host_label=dict(type='str'),
     ), required_by={'phase': 'database'}, supports_check_mode=True)
     p = module.params
     try:
         recovered = None
         try:
-            doc = state_file.read(p['path'])
+            doc = state_file.read(p['path'], p['host'])
+        except state_file.WrongHostError:
+            raise
         except state_file.StateError as e:
             if not p['recover']:
                 raise
@@ -149,6 +156,8 @@ def main():
             extra = {'recovered': recovered} if recovered else {}
             module.exit_json(changed=bool(recovered), state=doc, summary=state_file.summary(doc), **extra)
         new = state_file.merged(doc, p['database'], p['phase'], p['data'])
+        if p['host'] and 'host' not in new:
+            new['host'] = p['host']
         changed = new != doc
         if changed and not module.check_mode:
             state_file.write(p['path'], new)

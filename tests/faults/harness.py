@@ -43,8 +43,8 @@ class FaultRun(object):
         deadline = time.time() + timeout
         while not ready():
             if self.proc.poll() is not None:
-                raise AssertionError("the run ended (exit %s) before %s:\n%s" % (self.proc.returncode, what,
-                                                                                self.output()[-6000:]))
+                raise AssertionError("the run ended (exit %s) before %s:\n%s"
+                                     % (self.proc.returncode, what, self.output()[-6000:]))
             if time.time() > deadline:
                 self.kill()
                 raise AssertionError("no %s within %d s:\n%s" % (what, timeout, self.output()[-6000:]))
@@ -183,8 +183,8 @@ def leftovers(fleet, cluster, name="db1"):
         "OR datname LIKE '%\\_rollback' ORDER BY 1")]
     partial = [d for d in glob.glob(os.path.join(host, "backups", "*", "*", "2*"))
                if not os.path.exists(os.path.join(d, "backup.json"))]
-    temp = glob.glob(os.path.join(host, "state", ".pgtviews-*")) + glob.glob(os.path.join(host, "backups", "**", ".restore-*"),
-                                                                              recursive=True)
+    temp = glob.glob(os.path.join(host, "state", ".pgtviews-*"))
+    temp += glob.glob(os.path.join(host, "backups", "**", ".restore-*"), recursive=True)
     return scratch + partial + temp
 
 

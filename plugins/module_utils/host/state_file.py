@@ -26,7 +26,13 @@ class StateError(ValueError):
     pass
 
 
-def read(path):
+class WrongHostError(StateError):
+    """Another host's state file: never recovered or replaced, only refused."""
+
+
+def read(path, host=None):
+    """The document at ``path`` (an empty one when it does not exist). With ``host``, a file that
+    another host wrote is refused: its backups and phases are not this host's."""
     if not os.path.exists(path):
         return {'format': FORMAT, 'databases': {}}
     hint = ("move it aside or let the playbook recover it (tviews_state_recover, on by default: it keeps the file "
@@ -41,6 +47,9 @@ def read(path):
     if doc.get('format') != FORMAT:
         raise StateError("state file %s has format %s, this version reads format %d: %s"
                          % (path, doc.get('format'), FORMAT, hint))
+    if host and doc.get('host') not in (None, host):
+        raise WrongHostError("state file %s was written by host %s, not %s: point tviews_state_file at this host's own "
+                             "state file (each host keeps its own); nothing was changed" % (path, doc['host'], host))
     return doc
 
 

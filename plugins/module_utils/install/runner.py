@@ -116,8 +116,9 @@ class Runner(object):
         digest = ef.sha256_file(src)
         want = ef.normalize_checksum(self.p.get('checksum'))
         if want and want != digest:
-            raise ef.ExtensionFilesError("checksum mismatch for %s: expected sha256 %s, the file has %s; nothing was "
-                                         "unpacked or installed" % (src, want, digest))
+            raise ef.ExtensionFilesError("checksum mismatch for %s: expected sha256 %s, the file has %s: fetch the package "
+                                         "again, or correct the checksum; nothing was unpacked or installed"
+                                         % (src, want, digest))
         return digest
 
     def receipt_key(self, digest):
@@ -219,7 +220,9 @@ class Runner(object):
                 self.result['msg'] = "%s is not on the host yet (check mode); %s %s would be installed" % (src, self.ext,
                                                                                                            version)
                 return
-            raise ef.ExtensionFilesError("source %s does not exist on the managed node; nothing was installed" % src)
+            raise ef.ExtensionFilesError("source %s does not exist on the managed node: point src (tviews_install_src with "
+                                         "tviews_install_src_remote=true) at the release tarball on the host; nothing was "
+                                         "installed" % src)
         digest = self.source_digest(src)
         refs = ef.reference_attrs(self.paths)
         existing_before = ef.version_files(self.inst, version)

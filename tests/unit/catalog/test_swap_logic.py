@@ -76,8 +76,7 @@ def test_a_swap_or_rollback_supersedes_the_backups_taken_before_it():
 
 
 def test_the_last_change_and_whether_it_was_validated_are_read_from_the_stamps():
-    times = iter("2026-01-01T00:00:0%dZ" % i for i in range(10))
-    now = lambda: next(times)  # noqa: E731
+    now = iter("2026-01-01T00:00:0%dZ" % i for i in range(10)).__next__
     doc = {"format": state_file.FORMAT, "databases": {}}
     doc = state_file.merged(doc, "app", "swap", {"to_version": "0.2.0"}, now=now)
     assert state_file.summary(doc)["app"] == {"last_change": "swap", "validated_after_swap": False}
@@ -100,3 +99,14 @@ def test_an_unreadable_state_file_is_refused_with_what_to_do(tmp_path):
         with pytest.raises(state_file.StateError) as e:
             state_file.read(str(path))
         assert words in str(e.value) and "tviews_state_recover" in str(e.value) and "{'" not in str(e.value)
+
+
+def test_another_hosts_state_file_is_refused(tmp_path):
+    path = str(tmp_path / "state.json")
+    doc = dict(state_file.merged(state_file.read(path), "app", "backup", {"path": "/b/db9/app/1"}), host="db9")
+    state_file.write(path, doc)
+    assert state_file.read(path, "db9")["host"] == "db9"
+    assert state_file.read(path)["host"] == "db9"          # no host asked: read as it is
+    with pytest.raises(state_file.WrongHostError, match="was written by host db9, not db1: point tviews_state_file at "
+                                                        "this host's own state file"):
+        state_file.read(path, "db1")
