@@ -246,7 +246,10 @@ def test_unwritable_destination(pg_cluster, app, dest):
     blocker = os.path.join(dest, "not-a-dir")
     open(blocker, "w").close()
     res = backup(pg_cluster, blocker)
-    assert_failed_cleanly(res, dest, "%s exists and is not a directory" % blocker)
+    assert_failed_cleanly(res, dest, "dest %s is a file, not a directory: point dest (tviews_backup_root) at a "
+                                     "directory" % blocker)
+    res = backup(pg_cluster, os.path.join(blocker, "below"))
+    assert_failed_cleanly(res, dest, "is under %s, a file, not a directory" % blocker)
 
 
 def test_failing_pg_dump(pg_cluster, app, dest, tmp_path):
