@@ -96,10 +96,11 @@ def write(path, doc):
 
 def last_change(entry):
     """The change phase (swap, rollback, rollback_complete) recorded last for one database's
-    entry, or None. Entries written before phases were stamped count as older than stamped ones."""
-    stamped = [(entry[name].get('recorded_at') or '', name) for name in CHANGE_PHASES
+    entry, or None. Entries written before phases were stamped count as older than stamped ones,
+    and among those a rollback as later than the swap it undid."""
+    stamped = [(entry[name].get('recorded_at') or '', i, name) for i, name in enumerate(CHANGE_PHASES)
                if isinstance(entry.get(name), dict)]
-    return max(stamped)[1] if stamped else None
+    return max(stamped)[2] if stamped else None
 
 
 def summary(doc):

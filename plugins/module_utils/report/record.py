@@ -12,6 +12,8 @@ __metaclass__ = type
 
 import datetime
 
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import state_file
+
 KIND = 'pgtviews.ops/migration-record'
 FORMAT = 1
 PHASE_ORDER = ('preflight', 'install', 'backup', 'rehearsal', 'swap', 'recreate', 'validate', 'rollback', 'finalize')
@@ -20,9 +22,9 @@ FAILED_RESULTS = ('fail', 'failed', 'error')
 # not_started: in this run's play, but its batch has not run (yet): never counted as passed.
 STATUS_ORDER = ('failed', 'incomplete', 'not_started', 'ready', 'passed')
 SWAP_FIELDS = ('from_version', 'to_version', 'strategy', 'mode', 'window_ms', 'lock_wait_ms', 'lock_attempts', 'manifest')
-_TIME_KEYS = ('started_at', 'finished_at', 'duration_ms', 'result', 'status')
+_TIME_KEYS = ('started_at', 'finished_at', 'duration_ms', 'result', 'status', 'recorded_at')
 # Keys a phase record may carry its end time under (the backup role records 'created').
-_END_KEYS = ('finished_at', 'created')
+_END_KEYS = ('finished_at', 'created', 'recorded_at')
 
 
 def parse_time(text):
@@ -137,7 +139,8 @@ def database_record(database, recorded, preflight, validate, target):
         status = 'incomplete'
     return {
         'status': status,
-        'rolled_back': bool(rollbacks),
+        # Rolled back and not migrated again since (a rollback recorded after the last swap).
+        'rolled_back': state_file.last_change(recorded) in ('rollback', 'rollback_complete'),
         'versions': {'before': before, 'after': after, 'target': target},
         'phases': phases,
         'swap': dict((k, swap.get(k)) for k in SWAP_FIELDS) if swap else None,

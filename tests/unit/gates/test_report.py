@@ -51,6 +51,12 @@ def test_failed_and_rolled_back_records():
     assert rb["status"] == "failed" and rb["rolled_back"] is True
     assert rb["databases"]["app"]["rollback_events"][0]["kind"] == "immediate"
     assert [p["phase"] for p in rb["databases"]["app"]["phases"]][-1] == "rollback"
+    # Migrated again after the rollback: the last change is a swap, and the record says so.
+    again = samples.state(rollback=True)
+    again["databases"]["app"]["rollback"]["recorded_at"] = "2026-11-26T10:00:00.000000Z"
+    again["databases"]["app"]["swap"]["recorded_at"] = "2026-11-26T11:00:00.000000Z"
+    remigrated = record("eta", preflight=samples.preflight(), validate=samples.validate(), state=again)
+    assert remigrated["rolled_back"] is False and remigrated["databases"]["app"]["rolled_back"] is False
     gone = record("delta", unreachable=True, state_error="host unreachable")
     assert gone["status"] == "failed" and gone["failures"] == ["host unreachable"]
     ready = record("eps", preflight=samples.preflight())
