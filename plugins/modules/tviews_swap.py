@@ -56,12 +56,23 @@ options:
         (metadata only; needs a version that can adopt, such as 0.2).
       - C(rebuild) drops each TVIEW and creates it again from its recorded definition through the new
         version's API, rematerialising it (the only way into 0.1, whose convert function freezes data).
-      - C(auto) adopts where the target version can adopt and rebuilds where it cannot (0.1). The
-        result's C(mode) says which one ran.
+      - C(register) keeps the C(tv_) tables and writes the target version's own catalog for them (metadata
+        rows, base-table triggers, its trigger helper) from a manifest captured on that version (the
+        rollback to 0.1 without rematerialising). The manifest is I(manifest) when that file exists, else
+        the newest fitting one stored in the database; it must name the same TVIEWs, tables, views, view
+        definitions and base tables as the live ones.
+      - C(auto) adopts where the target version can adopt, registers where it can register and a
+        manifest allows it, and rebuilds otherwise. The result's C(mode) says which one ran and
+        C(mode_reason) why.
       - The default stays C(adopt), so that asking a version that cannot adopt to adopt keeps failing
         at the plan, before anything changes, as it always has.
+      - With C(adopt) and C(register) nothing in the write-blocked window scans a C(tv_) table: the
+        catalog proves each one is the same table with the same storage (OID, relfilenode, columns) and
+        that the swap wrote none of its rows; the content (every C(tv_) equal to its C(v_), row counts) is
+        checked after COMMIT in one REPEATABLE READ snapshot, and a difference fails the task although
+        the swap committed (C(content_check)).
     type: str
-    choices: [ adopt, rebuild, auto ]
+    choices: [ adopt, rebuild, register, auto ]
     default: adopt
   manifest:
     description:
@@ -153,9 +164,24 @@ strategy:
   returned: always
   type: str
 mode:
-  description: The TVIEW mode used with C(swap).
+  description: The TVIEW mode used with C(swap) (C(adopt), C(register) or C(rebuild)).
   returned: always
   type: str
+mode_reason:
+  description: Why that mode ran (with I(tview_mode=auto), why a registration fell back to a rebuild).
+  returned: when there was something to do with C(swap)
+  type: str
+content_check:
+  description: >-
+    With C(adopt) or C(register), the check after COMMIT in one snapshot; C(ok), and C(differences) (per
+    TVIEW, rows only in C(tv_) and only in C(v_)). When not ok the task fails, but the swap has committed:
+    see the operator guide, "The swap transaction".
+  returned: when the swap ran and kept the tables
+  type: dict
+content_check_ms:
+  description: Time the content check took (after COMMIT: writers were not waiting).
+  returned: when the swap ran and kept the tables
+  type: float
 plan:
   description: The statements of the swap in order, each with its step and TVIEW.
   returned: always
@@ -170,7 +196,9 @@ script:
   type: list
   elements: str
 tviews:
-  description: Per TVIEW, its table and row counts before and after (content is verified against the manifest afterwards).
+  description: >-
+    Per TVIEW, its table and row counts before and after (rebuild: both under the locks; adopt and register: no
+    count in the window, C(rows_after) from the content check after COMMIT, and the kept C(relfilenode)).
   returned: when the swap ran
   type: list
   elements: dict
@@ -214,7 +242,8 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import actions as manifest_actions
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError, version_problem
-from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import SwapError, build_plan, execute, script
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import (
+    ContentCheckError, SwapError, build_plan, execute, script)
 
 
 def utc_now():
@@ -245,11 +274,12 @@ def main():
     try:
         conn = connect(p)
         plan, ctx = build_plan(conn, p['version'], p['strategy'], p['tview_mode'], p['keep_dependents'],
-                               require_available=not module.check_mode)
+                               require_available=not module.check_mode,
+                               manifests=manifest_actions.candidates(conn, p['manifest']))
         for warning in ctx['warnings']:
             module.warn(warning)
         result.update(from_version=ctx['from_version'], strategy=ctx['strategy'], mode=ctx['mode'],
-                      plan=plan.render(conn))
+                      mode_reason=ctx.get('mode_reason'), plan=plan.render(conn))
         if ctx['done']:
             module.exit_json(**result)
         if p['manifest']:
@@ -266,6 +296,11 @@ def main():
                               rehearse=p['rehearse'], terminate_other_sessions=p['terminate_other_sessions']))
         result['finished_at'] = utc_now()
         result['changed'] = not p['rehearse']
+    except ContentCheckError as e:
+        result.update(e.result, changed=True, finished_at=utc_now())
+        module.fail_json(msg="swap of database %s to pg_tviews %s committed, but the content check after COMMIT found "
+                         "differences: %s; see the operator guide, 'The swap transaction'" % (p['login_db'], p['version'], e.cause),
+                         step=e.step, **result)
     except SwapError as e:
         module.fail_json(msg="swap of database %s to pg_tviews %s: %s; rolled back, nothing changed"
                          % (p['login_db'], p['version'], to_native(e)), step=e.step, tview=e.tview, **result)

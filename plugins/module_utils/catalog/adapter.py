@@ -53,6 +53,7 @@ class CatalogAdapter(object):
 
     generation = None
     can_adopt = False              # can take over a live tv_ table without rematerialising it
+    can_register = False           # can have its catalog written for live tv_ tables from a manifest of its own
     supports_row_refresh = False   # can refresh chosen primary keys
     migrates_from = ()             # generations a database may be migrated to this one from
     trigger_prefix = None          # pg_tviews' own base-table triggers: <prefix><entity>_on_<table>

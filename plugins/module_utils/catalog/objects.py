@@ -333,3 +333,49 @@ def drift(conn, record, sample=None):
         cur.execute(query)
         only_tv, only_v = cur.fetchone()
     return {'only_in_tv': only_tv, 'only_in_view': only_v}
+
+
+def relation_fingerprints(conn, qualified_names):
+    """{qualified name: {oid, relfilenode, kind, columns}}: what identifies a table's storage
+    and shape, from the catalog alone (no table scan). A TRUNCATE, a rewrite (VACUUM FULL,
+    CLUSTER, ALTER ... TYPE) or a DROP and CREATE changes it; a column added or dropped too."""
+    if not qualified_names:
+        return {}
+    rows = fetch_all(conn, """
+        SELECT format('%%I.%%I', n.nspname, c.relname) AS name, c.oid::bigint AS oid,
+               c.relfilenode::bigint AS relfilenode, c.relkind::text AS kind,
+               md5(coalesce((SELECT string_agg(format('%%s %%s %%s', quote_ident(a.attname), format_type(a.atttypid, a.atttypmod),
+                                                      a.attnotnull), ', ' ORDER BY a.attnum)
+                               FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')) AS columns
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE format('%%I.%%I', n.nspname, c.relname) = ANY(%s)""", (list(qualified_names),))
+    return dict((r.pop('name'), r) for r in rows)
+
+
+def xact_row_changes_sql(qualified_names):
+    """Rows inserted, updated or deleted in each table by the current transaction (the
+    statistics counters of this backend: no scan)."""
+    from psycopg2 import sql
+    return (sql.SQL("""
+        SELECT format('%%I.%%I', n.nspname, c.relname) AS name,
+               pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)
+               + pg_stat_get_xact_tuples_deleted(c.oid) AS changed
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE format('%%I.%%I', n.nspname, c.relname) = ANY(%s)"""), (list(qualified_names),))
+
+
+def xact_row_changes(conn, qualified_names):
+    query, params = xact_row_changes_sql(qualified_names)
+    return dict((r['name'], r['changed']) for r in fetch_all(conn, query, params))
+
+
+def relation_parts(conn, qualified_names):
+    """[(qualified name, schema, name)] of existing relations, ordered by OID (the order in
+    which pg_tviews walks a TVIEW's dependencies)."""
+    if not qualified_names:
+        return []
+    rows = fetch_all(conn, """
+        SELECT format('%%I.%%I', n.nspname, c.relname) AS name, n.nspname AS schema, c.relname AS rel
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE format('%%I.%%I', n.nspname, c.relname) = ANY(%s) ORDER BY c.oid""", (list(qualified_names),))
+    return [(r['name'], r['schema'], r['rel']) for r in rows]

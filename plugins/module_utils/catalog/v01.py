@@ -40,3 +40,67 @@ class AdapterV01(CatalogAdapter):
         from psycopg2 import sql
         return (sql.SQL("SELECT {}.pg_tviews_refresh({})").format(sql.Identifier(self.ext_schema), sql.Placeholder()),
                 (record['entity'],))
+
+    # --- registration: take over live tv_ tables (a rollback from 0.2 without rematerialising) -----
+    # 0.1 itself cannot adopt a table (its convert function freezes data), but its catalog is plain
+    # tables and triggers, so the rollback writes that catalog for the kept tables from a manifest
+    # captured on 0.1: the pg_tview_meta row, the row triggers and the audit row, as
+    # pg_tviews_create writes them, and its trigger helper as 0.1 itself creates it.
+    can_register = True
+    # A throwaway TVIEW made and dropped through 0.1's own API in a temporary schema, only so that
+    # 0.1 creates tview_trigger_handler() exactly as it does (the body differs between builds).
+    PROBE = '_pgtviews_ops_probe'
+
+    def register_helper_statements(self):
+        from psycopg2 import sql
+        ext = sql.Identifier(self.ext_schema)
+        probe = 'pg_temp.%s' % self.PROBE
+        select = "SELECT 1::bigint AS pk_%s, gen_random_uuid() AS id, '{}'::jsonb AS data" % self.PROBE
+        return [
+            (sql.SQL("SELECT {}.pg_tviews_create({}, {})").format(ext, sql.Placeholder(), sql.Placeholder()), (probe, select)),
+            (sql.SQL("SELECT {}.pg_tviews_drop({})").format(ext, sql.Placeholder()), (probe,)),
+            (sql.SQL("DELETE FROM {} WHERE entity = {}").format(
+                sql.Identifier(self.ext_schema, 'pg_tview_audit_log'), sql.Placeholder()), (self.PROBE,)),
+        ]
+
+    def register_statements(self, record):
+        """The catalog pg_tviews_create writes for TVIEW ``record`` (whose v_ view and tv_ table
+        exist): the meta row (dependencies found from the view as 0.1 finds them, the rest as
+        recorded on 0.1), a row trigger on each base relation, the audit row. ``record`` carries
+        the manifest's fields and ``trigger_tables`` [(schema, table)] in dependency-OID order."""
+        from psycopg2 import sql
+        ext = sql.Identifier(self.ext_schema)
+        meta = sql.SQL("""
+INSERT INTO {meta} (entity, view_oid, table_oid, definition, dependencies, fk_columns, uuid_fk_columns,
+                    dependency_types, dependency_paths, array_match_keys)
+WITH RECURSIVE reads(relid) AS (
+    SELECT {v}::regclass::oid
+    UNION
+    SELECT d.refobjid
+      FROM reads r
+      JOIN pg_catalog.pg_class rc ON rc.oid = r.relid AND rc.relkind = 'v'
+      JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = r.relid
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = rw.oid
+       AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> r.relid
+)
+SELECT {e}, {v}::regclass, {t}::regclass, {d},
+       (SELECT coalesce(array_agg(r.relid ORDER BY r.relid), '{{}}') FROM reads r
+          JOIN pg_catalog.pg_class c ON c.oid = r.relid WHERE c.relkind IN ('r', 'm', 'p')),
+       {fk}::text[], {ufk}::text[], {dt}::text[], {dp}::text[], {mk}::text[]""").format(
+            meta=sql.Identifier(self.ext_schema, 'pg_tview_meta'), e=sql.Placeholder('e'), v=sql.Placeholder('v'),
+            t=sql.Placeholder('t'), d=sql.Placeholder('d'), fk=sql.Placeholder('fk'), ufk=sql.Placeholder('ufk'),
+            dt=sql.Placeholder('dt'), dp=sql.Placeholder('dp'), mk=sql.Placeholder('mk'))
+        out = [(meta, {'e': record['entity'], 'v': record['qualified_view'], 't': record['qualified_table'],
+                       'd': record['definition'], 'fk': list(record['fk_columns'] or []),
+                       'ufk': list(record['uuid_fk_columns'] or []), 'dt': list(record['dependency_types'] or []),
+                       'dp': list(record['dependency_paths'] or []), 'mk': list(record['array_match_keys'] or [])})]
+        for schema, table in record['trigger_tables']:
+            out.append((sql.SQL("CREATE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW "
+                                "EXECUTE FUNCTION {}.tview_trigger_handler({})").format(
+                sql.Identifier('%s%s_on_%s' % (self.trigger_prefix, record['entity'], table)),
+                sql.Identifier(schema, table), ext, sql.Literal(record['entity'])), None))
+        out.append((sql.SQL("INSERT INTO {} (operation, entity, details) VALUES ('CREATE', {}, "
+                            "jsonb_build_object('definition', {}::text, 'version', {}.pg_tviews_version()))").format(
+            sql.Identifier(self.ext_schema, 'pg_tview_audit_log'), sql.Placeholder(), sql.Placeholder(), ext),
+            (record['entity'], record['definition'])))
+        return out

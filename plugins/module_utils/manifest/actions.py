@@ -41,6 +41,15 @@ def ensure(conn, path, check_mode=False):
     return {'path': path, 'captured': not check_mode, 'digest': doc['digest']}
 
 
+def candidates(conn, path=None):
+    """Manifests a swap may register TVIEWs from: the file at ``path`` when there is one, else
+    those stored in the connected database (they survive DROP EXTENSION), newest first."""
+    if path and os.path.exists(path):
+        return [mf.load_file(path)]
+    with conn.cursor() as cur:
+        return mf.stored(cur)
+
+
 def load(conn, path=None):
     """The manifest at ``path``, else the newest stored in the connected database."""
     if path:

@@ -181,6 +181,23 @@ def load_stored(cur, digest=None):
     return load(row[0], 'the manifest stored in %s.%s' % (STORE_SCHEMA, STORE_TABLE)) if row else None
 
 
+def stored(cur, limit=20):
+    """The valid manifests stored in the database, newest first (of the ``limit`` newest)."""
+    from psycopg2 import sql
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", ('%s.%s' % (STORE_SCHEMA, STORE_TABLE),))
+    if not cur.fetchone()[0]:
+        return []
+    cur.execute(sql.SQL("SELECT document FROM {} ORDER BY id DESC LIMIT %s").format(
+        sql.Identifier(STORE_SCHEMA, STORE_TABLE)), (int(limit),))
+    out = []
+    for row in cur.fetchall():
+        try:
+            out.append(load(row[0], 'a manifest stored in %s.%s' % (STORE_SCHEMA, STORE_TABLE)))
+        except ManifestError:
+            continue   # a damaged one is no candidate; the others still are
+    return out
+
+
 def capture(conn, path, store_in_database=True, dry_run=False, read_conn=None):
     """Build the manifest of the connected database and write it to ``path`` (0600), and
     store it in the database first in the same transaction, committed only once the file

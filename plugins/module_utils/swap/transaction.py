@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.connection import DEADLOCK_TIMEOUT_MS, fetch_one
+from ansible_collections.pgtviews.ops.plugins.module_utils.connection import DEADLOCK_TIMEOUT_MS, fetch_all, fetch_one
 from ansible_collections.pgtviews.ops.plugins.module_utils.host import faults
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import detect as detect_mod
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import EXTENSION
@@ -26,12 +26,28 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions impo
 
 
 class SwapError(Exception):
-    """A failed step; the transaction has been rolled back."""
+    """A failed step; the transaction has been rolled back (``committed`` False), or, for the
+    content check after COMMIT, the swap committed and ``result`` and ``differences`` say what
+    it found."""
+
+    committed = False
 
     def __init__(self, step, cause, tview=None):
         self.step, self.cause, self.tview = step, cause, tview
         where = "step '%s'" % step + (" for TVIEW '%s'" % tview if tview else '')
         Exception.__init__(self, "%s failed: %s" % (where, ' '.join(str(cause).split())))
+
+
+class ContentCheckError(SwapError):
+    """The swap committed, and the content check in one snapshot after COMMIT found a TVIEW
+    whose tv_ table differs from its v_ view (or is not there)."""
+
+    committed = True
+
+    def __init__(self, differences, result):
+        self.differences, self.result = differences, result
+        SwapError.__init__(self, 'content check', '; '.join(
+            "%s: %s" % (d['tview'], d['problem']) for d in differences))
 
 
 class LockTimeout(Exception):
@@ -190,10 +206,68 @@ def plan_restore_dependents(plan, deps):
                                 {'grants': d['grants'], 'comment': d['comment']}, d['name'])
 
 
-def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require_available=True):
+def registration_problem(conn, doc, records, new_cls):
+    """Why the TVIEWs in ``records`` (live, read from the installed catalog) cannot be registered
+    with generation ``new_cls`` from manifest ``doc``; None when they can: the manifest was
+    captured on that generation from this database, names the same TVIEWs with the same tables,
+    views and keys, each view still has its recorded definition and reads the same base tables."""
+    ext = doc.get('extension') or {}
+    if ext.get('api_generation') != new_cls.generation:
+        return "the manifest of %s describes pg_tviews %s, not a %s catalog" % (
+            doc.get('captured_at'), ext.get('extversion'), new_cls.generation)
+    if doc.get('database') != conn.info.dbname:
+        return "the manifest describes database %s" % doc.get('database')
+    recorded = dict((t['entity'], t) for t in doc['tviews'])
+    live = dict((r['entity'], r) for r in records)
+    if set(recorded) != set(live):
+        return "its TVIEWs differ from the live ones (only in the manifest: %s; only live: %s)" % (
+            ', '.join(sorted(set(recorded) - set(live))) or '-', ', '.join(sorted(set(live) - set(recorded))) or '-')
+    for e in sorted(live):
+        r, m = live[e], recorded[e]
+        for key in ('qualified_table', 'qualified_view', 'pk_column', 'view_definition'):
+            if r.get(key) != m.get(key):
+                return "TVIEW %s: %s differs from the manifest's" % (e, key.replace('_', ' '))
+        if sorted(r['dependencies'] or []) != sorted(m.get('dependencies') or []):
+            return "TVIEW %s: its view reads other base tables than the manifest records" % e
+    return None
+
+
+def choose_manifest(conn, records, manifests, new_cls):
+    """(manifest or None, reason): the first of ``manifests`` the live TVIEWs can be registered from."""
+    problems = []
+    for doc in manifests:
+        problem = registration_problem(conn, doc, records, new_cls)
+        if problem is None:
+            return doc, "registered from the manifest captured %s (digest %s)" % (doc.get('captured_at'), doc.get('digest'))
+        problems.append(problem)
+    if not problems:
+        return None, "no manifest of a %s catalog is available (none given, none stored in the database)" % new_cls.generation
+    return None, "no manifest allows it: %s" % problems[0]
+
+
+def plan_register(conn, plan, new, by_entity, order, doc):
+    """Write the target generation's catalog for the live TVIEWs from manifest ``doc``."""
+    recorded = dict((t['entity'], t) for t in doc['tviews'])
+    expected = {}
+    for statement, params in new.register_helper_statements():
+        plan.add('register helper', statement, params)
+    for entity in order:
+        r = dict(by_entity[entity])
+        for key in ('definition', 'fk_columns', 'uuid_fk_columns', 'dependency_types', 'dependency_paths', 'array_match_keys'):
+            r[key] = recorded[entity].get(key)
+        r['trigger_tables'] = [(schema, rel) for dummy, schema, rel in objects.relation_parts(conn, r['dependencies'])]
+        for statement, params in new.register_statements(r):
+            plan.add('register TVIEW', statement, params, tview=entity)
+        expected[entity] = dict((k, r[k]) for k in ('definition', 'fk_columns', 'uuid_fk_columns', 'dependency_types',
+                                                     'dependency_paths', 'array_match_keys', 'dependencies'))
+    return expected
+
+
+def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require_available=True, manifests=()):
     """Read the catalog (read-only) and return (plan, context) for the swap of one database.
     ``require_available`` off (check mode before the install phase ran) plans a swap to a
-    version the server does not offer yet, and says so in ctx['warnings']."""
+    version the server does not offer yet, and says so in ctx['warnings']. ``manifests``:
+    candidates (newest first) to register the TVIEWs from, for a generation that registers."""
     sql = _sql()
     facts = detect_mod.detect(conn)
     if not facts['installed']:
@@ -217,13 +291,26 @@ def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require
         return plan, ctx
     strategy = choose_strategy(strategy, facts, target)
     new_cls = ADAPTERS[generation_of(target)]
+    asked, reason, doc = tview_mode, None, None
+    if strategy == 'swap' and tview_mode in ('auto', 'register') and new_cls.can_register:
+        doc, reason = choose_manifest(conn, records, manifests, new_cls)
     if tview_mode == 'auto':
-        # Adopting keeps the live tv_ rows (nothing rematerialised); a generation that cannot adopt rebuilds.
-        tview_mode = 'adopt' if new_cls.can_adopt else 'rebuild'
+        # Adopting keeps the live tv_ rows (nothing rematerialised); so does registering from a manifest
+        # of the target's own catalog; otherwise the TVIEWs are rebuilt.
+        if new_cls.can_adopt:
+            tview_mode, reason = 'adopt', "pg_tviews %s adopts the live tables" % target
+        elif doc is not None:
+            tview_mode = 'register'
+        else:
+            tview_mode, reason = 'rebuild', "rebuilt: %s" % (reason or "pg_tviews %s can neither adopt nor register" % target)
     if strategy == 'swap' and tview_mode == 'adopt' and not new_cls.can_adopt:
         raise SwapError('plan', "pg_tviews %s cannot adopt existing tables (its convert function freezes data); use tview_mode rebuild"
-                        % target)
-    ctx.update(strategy=strategy, mode=tview_mode if strategy == 'swap' else None)
+                        % target + (" or register" if new_cls.can_register else ''))
+    if strategy == 'swap' and tview_mode == 'register' and (not new_cls.can_register or doc is None):
+        raise SwapError('plan', "cannot register the TVIEWs with pg_tviews %s: %s" % (
+            target, reason if new_cls.can_register else "it has no registration"))
+    ctx.update(strategy=strategy, mode=tview_mode if strategy == 'swap' else None,
+               mode_reason=(reason or "asked for %s" % asked) if strategy == 'swap' else None)
     base, tv = lock_targets(records, triggers)
     ctx['lock_base'], ctx['lock_tv'] = base, tv
     ext_schema = sql.Identifier(facts['schema'])
@@ -254,8 +341,13 @@ def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require
         for entity in order:
             stmt, params = new.adopt_statement(by_entity[entity])
             plan.add('adopt TVIEW', stmt, params, tview=entity)
+    elif tview_mode == 'register':
+        ctx['registered'] = plan_register(conn, plan, new, by_entity, order, doc)
     else:
         plan_rebuild(plan, new, by_entity, order)
+    if tview_mode != 'rebuild':
+        # The tables are kept: what proves, under the locks, that nothing moved (see verify_inside).
+        ctx['fingerprints'] = objects.relation_fingerprints(conn, tv)
     plan_restore_dependents(plan, ext_deps + tv_deps)
     return plan, ctx
 
@@ -284,10 +376,19 @@ SETTINGS_SQL = ("SELECT set_config('lock_timeout', %s, true), set_config('statem
 STATEMENT_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, true)"
 
 
+def keeps_tables(ctx):
+    """True when the swap keeps every tv_ table as it is (adopt, register): then nothing in the
+    window scans one; the catalog proves they did not move, and their content is checked in
+    one snapshot after COMMIT (content_check)."""
+    return ctx.get('mode') in ('adopt', 'register')
+
+
 def count_statements(ctx):
     """(record, row count SQL, id checksum SQL or None) per TVIEW: run under the locks before the
-    plan, and again inside verify_inside after it."""
+    plan, and again inside verify_inside after it. None when the tables are kept."""
     out = []
+    if keeps_tables(ctx):
+        return out
     for r in ctx['records']:
         if r['qualified_table']:
             ids = (objects.id_checksum_sql(r['schema'], r['table'], r['pk_column'])
@@ -315,7 +416,16 @@ def script(conn, plan, ctx, lock_timeout_ms=100, statement_timeout_ms=0, rehears
                  % ctx['to_version'])
     for dummy, rows, ids in counts:
         lines += [text(rows) + '  -- unchanged'] + ([text(ids) + '  -- unchanged'] if ids is not None else [])
+    if keeps_tables(ctx):
+        lines.append('-- verify: every tv_ table has the OID, relfilenode and columns read when planning (catalog reads)')
+        query, params = objects.xact_row_changes_sql(ctx['lock_tv'])
+        lines.append(text(query, params) + '  -- all 0')
     lines.append('ROLLBACK;  -- a rehearsal' if rehearse else 'COMMIT;')
+    if keeps_tables(ctx) and not rehearse:
+        lines += ['-- after COMMIT, writers going again: the content check, in one snapshot',
+                  'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;',
+                  '-- per TVIEW: SELECT count(*) FROM tv_; tv_ EXCEPT ALL v_ and v_ EXCEPT ALL tv_ over the view\'s columns (both 0)',
+                  'ROLLBACK;']
     return lines
 
 
@@ -330,6 +440,11 @@ def verify_inside(conn, ctx, target):
     for t in objects.tview_triggers(conn):
         triggered.setdefault(t['table'], []).append(t['name'])
     outcomes = []
+    kept = keeps_tables(ctx)
+    if kept:
+        now = objects.relation_fingerprints(conn, ctx['lock_tv'])
+        query, params = objects.xact_row_changes_sql(ctx['lock_tv'])
+        changed = dict((r['name'], r['changed']) for r in fetch_all(conn, query, params))
     for old in ctx['records']:
         e = old['entity']
         new = new_by_entity.get(e)
@@ -337,6 +452,9 @@ def verify_inside(conn, ctx, target):
             raise SwapError('verify', "TVIEW is not registered with %s" % target, e)
         if new['dependencies'] and not any(triggered.get(d) for d in new['dependencies']):
             raise SwapError('verify', "no pg_tviews trigger on any of its base tables", e)
+        if kept:
+            outcomes.append(_verify_kept(ctx, old, new, now, changed))
+            continue
         before = old.get('row_count')
         after = objects.row_count(conn, new['schema'], new['table'])
         if before is not None and after != before:
@@ -349,6 +467,60 @@ def verify_inside(conn, ctx, target):
     return outcomes
 
 
+def _verify_kept(ctx, old, new, now, changed):
+    """A kept tv_ table, under the locks, with catalog reads only: the same table (OID), the same
+    storage (relfilenode: no TRUNCATE or rewrite) and columns as when the plan was read, no row
+    written by this transaction (the locks keep everyone else out), and, when registered, the
+    catalog rows as the manifest records them."""
+    e, name = old['entity'], old['qualified_table']
+    before = ctx['fingerprints'].get(name)
+    if before is None or new['qualified_table'] != name:
+        raise SwapError('verify', "its tv_ table is not the one the plan read (%s)" % name, e)
+    for key, what in (('oid', 'was dropped and created again'), ('relfilenode', 'was truncated or rewritten'),
+                      ('columns', 'has other columns'), ('kind', 'is no longer the same kind of relation')):
+        if now.get(name, {}).get(key) != before[key]:
+            raise SwapError('verify', "%s %s since the plan was read" % (name, what), e)
+    if changed.get(name):
+        raise SwapError('verify', "%s rows of %s were written inside the swap" % (changed[name], name), e)
+    expected = (ctx.get('registered') or {}).get(e) or {}
+    for key in sorted(expected):
+        got, want = new[key], expected[key]
+        if key == 'dependencies':
+            got, want = sorted(got or []), sorted(want or [])
+        elif isinstance(want, (list, tuple)) or want is None:
+            got, want = list(got or []), list(want or [])
+        if got != want:
+            raise SwapError('verify', "registered %s differs from the manifest's" % key.replace('_', ' '), e)
+    return {'tview': e, 'table': name, 'relfilenode': before['relfilenode'], 'rows_before': None, 'rows_after': None}
+
+
+def content_check(conn, ctx):
+    """After COMMIT, in one REPEATABLE READ snapshot (writers going again, out of the window): each
+    kept TVIEW's tv_ table equals its v_ view (EXCEPT ALL both ways over the view's columns), and
+    its row count. Returns (outcomes by entity, differences)."""
+    conn.rollback()
+    conn.set_session(isolation_level='REPEATABLE READ', readonly=True)
+    try:
+        facts = detect_mod.detect(conn)
+        records = dict((r['entity'], r) for r in adapter_for(conn, facts).records()[0])
+        outcomes, differences = {}, []
+        for old in ctx['records']:
+            r = records.get(old['entity'])
+            if r is None or not r['qualified_table'] or not r['qualified_view']:
+                differences.append({'tview': old['entity'], 'problem': 'not registered after COMMIT'})
+                continue
+            d = objects.drift(conn, r)
+            outcomes[old['entity']] = dict(d, rows=objects.row_count(conn, r['schema'], r['table']))
+            if d['only_in_tv'] or d['only_in_view']:
+                differences.append(dict(d, tview=old['entity'], table=r['qualified_table'], problem=(
+                    "%d row(s) only in %s, %d only in %s" % (d['only_in_tv'], r['qualified_table'], d['only_in_view'],
+                                                            r['qualified_view']))))
+    finally:
+        conn.rollback()
+        conn.set_session(isolation_level='DEFAULT', readonly='DEFAULT')
+    return outcomes, differences
+
+
 def count_before(conn, ctx):
     """Under the locks: tv_ row counts, and (rebuild only: adopting leaves rows untouched) the
     id checksums. Full content checksums are left to manifest verification after COMMIT, so
@@ -358,6 +530,24 @@ def count_before(conn, ctx):
     for r, rows, ids in count_statements(ctx):
         r['row_count'] = fetch_one(conn, rows)['n']
         r['id_checksum'] = fetch_one(conn, ids)['c'] if ids is not None else None
+
+
+def _check_content(conn, ctx, result):
+    """The content check after COMMIT (see content_check); differences fail the swap, which has
+    committed: ContentCheckError carries the result."""
+    import psycopg2
+    t0 = time.monotonic()
+    try:
+        outcomes, differences = content_check(conn, ctx)
+    except psycopg2.Error as e:
+        outcomes, differences = {}, [{'tview': None, 'problem': "the check could not run: %s" % ' '.join(
+            str(e.pgerror or e).split())}]
+    result['content_check_ms'] = round((time.monotonic() - t0) * 1000, 1)
+    for t in result.get('tviews', []):
+        t['rows_after'] = outcomes.get(t['tview'], {}).get('rows')
+    result['content_check'] = {'ok': not differences, 'differences': differences}
+    if differences:
+        raise ContentCheckError(differences, result)
 
 
 def other_session_pids(conn):
@@ -437,6 +627,8 @@ def execute(conn, plan, ctx, target, lock_timeout_ms=100, lock_retries=20, state
             result['window_ms'] = round((t_done - t_lock) * 1000, 1)
             result['statements_ms'] = round((t_end - t_locked) * 1000, 1)
             result['rehearsed'] = rehearse
+            if keeps_tables(ctx) and not rehearse:
+                _check_content(conn, ctx, result)
             return result
         except Exception:
             try:

@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import objects
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import detect
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import SwapError, build_plan, execute
 from tests.harness.modules import conn_args, run_module
 from tests.integration.conftest import load_app
 
@@ -284,3 +285,113 @@ def test_update_path_uses_alter_extension(make_pg_install, standin_build, make_c
         assert facts["extversion"] == "0.1.1"
     finally:
         c.destroy()
+
+
+# --- issue 21: adopting proves 'nothing moved' from the catalog, and checks content after COMMIT ---
+
+
+def _plan(cluster, db, target="0.2.0", mode="adopt", **kw):
+    conn = cluster.connect(db)
+    try:
+        return build_plan(conn, target, "auto", mode, **kw)
+    finally:
+        conn.close()
+
+
+def _execute(cluster, db, plan, ctx, target="0.2.0"):
+    conn = cluster.connect(db)
+    try:
+        return execute(conn, plan, ctx, target, lock_retries=2)
+    finally:
+        conn.close()
+
+
+def _tv_scans(cluster, db):
+    """seq_scan + idx_scan of every tv_ table, as the server counted them (flushed stats)."""
+    rows = cluster.execute("SELECT sum(seq_scan + coalesce(idx_scan, 0)) FROM pg_stat_user_tables "
+                           "WHERE relname LIKE 'tv!_%' ESCAPE '!'", db)
+    return int(rows[0][0])
+
+
+def test_adopt_window_scans_no_tv_table(cluster, app):
+    """Nothing an adopt runs between its first LOCK and COMMIT reads a tv_ row: the executed
+    statements hold no count(*), checksum or EXCEPT over a tv_ table, and the server's own scan
+    counters of the tv_ tables do not move over a rehearsal (the whole window, rolled back)."""
+    db, manifest = app
+    plan, ctx = _plan(cluster, db)
+    conn = cluster.connect(db)
+    try:
+        executed = [s["sql"] for s in plan.render(conn)]
+    finally:
+        conn.close()
+    assert not [s for s in executed if "count(" in s or "string_agg" in s or "EXCEPT" in s]
+    time.sleep(1.2)   # statistics of the sessions above are flushed at most once a second
+    before = _tv_scans(cluster, db)
+    conn = cluster.connect(db)
+    try:
+        res = execute(conn, plan, ctx, "0.2.0", rehearse=True)
+    finally:
+        conn.close()
+    assert res["rehearsed"] and all(r["row_count"] is None and r["id_checksum"] is None for r in ctx["records"])
+    time.sleep(1.2)
+    assert _tv_scans(cluster, db) == before
+    cluster.execute("SELECT count(*) FROM tv_post", db)    # the counters do see a scan
+    time.sleep(1.2)
+    assert _tv_scans(cluster, db) > before
+    # The real thing: committed, and the content checked after COMMIT in one snapshot.
+    plan, ctx = _plan(cluster, db)
+    res = _execute(cluster, db, plan, ctx)
+    assert res["content_check"] == {"ok": True, "differences": []} and res["content_check_ms"] > 0
+    assert {t["tview"]: t["rows_after"] for t in res["tviews"]}["post"] == 60
+    facts, recs = assert_live_and_equal(cluster, db)
+    assert facts["extversion"] == "0.2.0"
+
+
+def test_adopt_catches_a_tv_table_truncated_after_the_plan(cluster, app):
+    db, manifest = app
+    run_module("tviews_manifest", conn_args(cluster, db, state="captured", path=manifest))
+    plan, ctx = _plan(cluster, db)
+    cluster.execute("CREATE TABLE keep_comment AS SELECT * FROM tv_comment", db)
+    cluster.execute("TRUNCATE tv_comment", db)     # a new relfilenode: not the table the plan read
+    with pytest.raises(SwapError) as e:
+        _execute(cluster, db, plan, ctx)
+    assert e.value.step == "verify" and e.value.tview == "comment" and "truncated or rewritten" in str(e.value)
+    assert not e.value.committed
+    cluster.execute("INSERT INTO tv_comment SELECT * FROM keep_comment", db)
+    _assert_untouched(cluster, db, manifest)
+
+
+def test_adopt_catches_a_tv_table_altered_after_the_plan(cluster, app):
+    db, manifest = app
+    plan, ctx = _plan(cluster, db)
+    cluster.execute("ALTER TABLE tv_user ADD COLUMN extra int", db)
+    with pytest.raises(SwapError) as e:
+        _execute(cluster, db, plan, ctx)
+    assert e.value.step == "verify" and e.value.tview == "user" and "other columns" in str(e.value)
+    assert cluster.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_tviews'", db) == [("0.1.0",)]
+
+
+def test_adopt_catches_rows_written_inside_the_window(cluster, app):
+    """A statement of the swap itself that writes tv_ rows (under our locks nobody else can) is
+    caught by this transaction's own row counters, without a scan."""
+    db, manifest = app
+    run_module("tviews_manifest", conn_args(cluster, db, state="captured", path=manifest))
+    plan, ctx = _plan(cluster, db)
+    plan.add("adopt TVIEW", "UPDATE tv_post SET data = data WHERE pk_post = 1", tview="post")
+    with pytest.raises(SwapError) as e:
+        _execute(cluster, db, plan, ctx)
+    assert e.value.step == "verify" and e.value.tview == "post" and "1 rows of public.tv_post were written" in str(e.value)
+    _assert_untouched(cluster, db, manifest)
+
+
+def test_content_differences_fail_the_adopt_after_commit(cluster, app):
+    """A tv_ that already differs from its v_ is found by the check after COMMIT: the task fails and
+    says the swap committed and what differs."""
+    db, manifest = app
+    cluster.execute("SET session_replication_role = replica; DELETE FROM tv_comment WHERE pk_comment IN (1, 2)", db)
+    res = swap(cluster, db, version="0.2.0")
+    assert res["failed"] and res["step"] == "content check" and "committed" in res["msg"]
+    assert res["window_ms"] > 0 and res["changed"] is True
+    diffs = res["content_check"]["differences"]
+    assert [(d["tview"], d["only_in_tv"], d["only_in_view"]) for d in diffs] == [("comment", 0, 2)]
+    assert cluster.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_tviews'", db) == [("0.2.0",)]
