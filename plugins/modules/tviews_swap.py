@@ -255,7 +255,7 @@ def main():
     argument_spec.update(
         version=dict(type='str', required=True),
         strategy=dict(type='str', choices=['auto', 'update', 'swap'], default='auto'),
-        tview_mode=dict(type='str', choices=['adopt', 'rebuild', 'auto'], default='adopt'),
+        tview_mode=dict(type='str', choices=['adopt', 'rebuild', 'register', 'auto'], default='adopt'),
         manifest=dict(type='path'),
         lock_timeout=dict(type='int', default=100),
         lock_retries=dict(type='int', default=20),

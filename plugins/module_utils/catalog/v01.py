@@ -47,14 +47,15 @@ class AdapterV01(CatalogAdapter):
     # captured on 0.1: the pg_tview_meta row, the row triggers and the audit row, as
     # pg_tviews_create writes them, and its trigger helper as 0.1 itself creates it.
     can_register = True
-    # A throwaway TVIEW made and dropped through 0.1's own API in a temporary schema, only so that
-    # 0.1 creates tview_trigger_handler() exactly as it does (the body differs between builds).
+    # A throwaway TVIEW made and dropped through 0.1's own API inside the swap's transaction (nobody
+    # else ever sees it), only so that 0.1 creates tview_trigger_handler() exactly as it does (its
+    # body differs between builds); its audit rows are removed with it.
     PROBE = '_pgtviews_ops_probe'
 
     def register_helper_statements(self):
         from psycopg2 import sql
         ext = sql.Identifier(self.ext_schema)
-        probe = 'pg_temp.%s' % self.PROBE
+        probe = '%s.%s' % (sql.Identifier(self.ext_schema).as_string(self.conn), self.PROBE)
         select = "SELECT 1::bigint AS pk_%s, gen_random_uuid() AS id, '{}'::jsonb AS data" % self.PROBE
         return [
             (sql.SQL("SELECT {}.pg_tviews_create({}, {})").format(ext, sql.Placeholder(), sql.Placeholder()), (probe, select)),
@@ -65,33 +66,23 @@ class AdapterV01(CatalogAdapter):
 
     def register_statements(self, record):
         """The catalog pg_tviews_create writes for TVIEW ``record`` (whose v_ view and tv_ table
-        exist): the meta row (dependencies found from the view as 0.1 finds them, the rest as
-        recorded on 0.1), a row trigger on each base relation, the audit row. ``record`` carries
-        the manifest's fields and ``trigger_tables`` [(schema, table)] in dependency-OID order."""
+        exist): the meta row (OIDs of the live relations, the rest as recorded on 0.1 in the
+        manifest, dependencies in their recorded order), a row trigger on each dependency, the
+        audit row. ``record`` carries the manifest's fields and ``trigger_tables`` [(schema, table)]."""
         from psycopg2 import sql
         ext = sql.Identifier(self.ext_schema)
         meta = sql.SQL("""
 INSERT INTO {meta} (entity, view_oid, table_oid, definition, dependencies, fk_columns, uuid_fk_columns,
                     dependency_types, dependency_paths, array_match_keys)
-WITH RECURSIVE reads(relid) AS (
-    SELECT {v}::regclass::oid
-    UNION
-    SELECT d.refobjid
-      FROM reads r
-      JOIN pg_catalog.pg_class rc ON rc.oid = r.relid AND rc.relkind = 'v'
-      JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = r.relid
-      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = rw.oid
-       AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> r.relid
-)
 SELECT {e}, {v}::regclass, {t}::regclass, {d},
-       (SELECT coalesce(array_agg(r.relid ORDER BY r.relid), '{{}}') FROM reads r
-          JOIN pg_catalog.pg_class c ON c.oid = r.relid WHERE c.relkind IN ('r', 'm', 'p')),
+       ARRAY(SELECT u.rel::regclass::oid FROM unnest({deps}::text[]) WITH ORDINALITY AS u(rel, i) ORDER BY u.i),
        {fk}::text[], {ufk}::text[], {dt}::text[], {dp}::text[], {mk}::text[]""").format(
             meta=sql.Identifier(self.ext_schema, 'pg_tview_meta'), e=sql.Placeholder('e'), v=sql.Placeholder('v'),
-            t=sql.Placeholder('t'), d=sql.Placeholder('d'), fk=sql.Placeholder('fk'), ufk=sql.Placeholder('ufk'),
-            dt=sql.Placeholder('dt'), dp=sql.Placeholder('dp'), mk=sql.Placeholder('mk'))
+            t=sql.Placeholder('t'), d=sql.Placeholder('d'), deps=sql.Placeholder('deps'), fk=sql.Placeholder('fk'),
+            ufk=sql.Placeholder('ufk'), dt=sql.Placeholder('dt'), dp=sql.Placeholder('dp'), mk=sql.Placeholder('mk'))
         out = [(meta, {'e': record['entity'], 'v': record['qualified_view'], 't': record['qualified_table'],
-                       'd': record['definition'], 'fk': list(record['fk_columns'] or []),
+                       'd': record['definition'], 'deps': list(record['dependencies'] or []),
+                       'fk': list(record['fk_columns'] or []),
                        'ufk': list(record['uuid_fk_columns'] or []), 'dt': list(record['dependency_types'] or []),
                        'dp': list(record['dependency_paths'] or []), 'mk': list(record['array_match_keys'] or [])})]
         for schema, table in record['trigger_tables']:

@@ -210,7 +210,7 @@ def registration_problem(conn, doc, records, new_cls):
     """Why the TVIEWs in ``records`` (live, read from the installed catalog) cannot be registered
     with generation ``new_cls`` from manifest ``doc``; None when they can: the manifest was
     captured on that generation from this database, names the same TVIEWs with the same tables,
-    views and keys, each view still has its recorded definition and reads the same base tables."""
+    views and keys, each view still has its recorded definition, and its recorded base tables exist."""
     ext = doc.get('extension') or {}
     if ext.get('api_generation') != new_cls.generation:
         return "the manifest of %s describes pg_tviews %s, not a %s catalog" % (
@@ -227,8 +227,9 @@ def registration_problem(conn, doc, records, new_cls):
         for key in ('qualified_table', 'qualified_view', 'pk_column', 'view_definition'):
             if r.get(key) != m.get(key):
                 return "TVIEW %s: %s differs from the manifest's" % (e, key.replace('_', ' '))
-        if sorted(r['dependencies'] or []) != sorted(m.get('dependencies') or []):
-            return "TVIEW %s: its view reads other base tables than the manifest records" % e
+        deps = m.get('dependencies') or []
+        if len(objects.relation_parts(conn, deps)) != len(set(deps)):
+            return "TVIEW %s: a base table the manifest records is gone" % e
     return None
 
 
@@ -253,7 +254,8 @@ def plan_register(conn, plan, new, by_entity, order, doc):
         plan.add('register helper', statement, params)
     for entity in order:
         r = dict(by_entity[entity])
-        for key in ('definition', 'fk_columns', 'uuid_fk_columns', 'dependency_types', 'dependency_paths', 'array_match_keys'):
+        for key in ('definition', 'dependencies', 'fk_columns', 'uuid_fk_columns', 'dependency_types', 'dependency_paths',
+                    'array_match_keys'):
             r[key] = recorded[entity].get(key)
         r['trigger_tables'] = [(schema, rel) for dummy, schema, rel in objects.relation_parts(conn, r['dependencies'])]
         for statement, params in new.register_statements(r):

@@ -395,3 +395,74 @@ def test_content_differences_fail_the_adopt_after_commit(cluster, app):
     diffs = res["content_check"]["differences"]
     assert [(d["tview"], d["only_in_tv"], d["only_in_view"]) for d in diffs] == [("comment", 0, 2)]
     assert cluster.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_tviews'", db) == [("0.2.0",)]
+
+
+# --- issue 21: the rollback to 0.1 registers the kept tables from the manifest, no rebuild ------
+
+
+def _relfilenodes(cluster, db):
+    return dict(cluster.execute("SELECT format('%I.%I', n.nspname, c.relname), c.relfilenode FROM pg_class c "
+                                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname LIKE 'tv!_%' ESCAPE '!' "
+                                "AND c.relkind = 'r'", db))
+
+
+def test_rollback_to_01_by_registration(cluster, app):
+    db, manifest = app
+    meta_01 = cluster.execute("SELECT entity, view_oid, table_oid, definition, dependencies, fk_columns, uuid_fk_columns, "
+                              "dependency_types, dependency_paths, array_match_keys FROM pg_tview_meta ORDER BY entity", db)
+    triggers_01 = cluster.execute("SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+                                  "WHERE tgname LIKE 'trg!_tview!_%' ESCAPE '!' ORDER BY 1, 2", db)
+    helper_01 = cluster.execute("SELECT pg_get_functiondef('public.tview_trigger_handler()'::regprocedure)", db)
+    cascade_01 = cluster.execute("SELECT * FROM pg_tviews_show_cascade_path('user')", db)
+    assert not swap(cluster, db, version="0.2.0", manifest=manifest).get("failed")
+    kept = _relfilenodes(cluster, db)
+    back = swap(cluster, db, version="0.1.0", tview_mode="auto")
+    assert not back.get("failed"), back.get("msg")
+    assert back["mode"] == "register" and "registered from the manifest" in back["mode_reason"], back["mode_reason"]
+    assert back["content_check"]["ok"] and back["window_ms"] > 0
+    steps = [p["step"] for p in back["plan"]]
+    assert "rebuild TVIEW" not in steps and "drop TVIEW table" not in steps and "register TVIEW" in steps
+    # Not rebuilt: every tv_ table is the very same storage.
+    assert _relfilenodes(cluster, db) == kept
+    # 0.1's catalog as pg_tviews_create wrote it: meta rows (same OIDs: nothing was recreated), triggers, helper.
+    assert cluster.execute("SELECT entity, view_oid, table_oid, definition, dependencies, fk_columns, uuid_fk_columns, "
+                           "dependency_types, dependency_paths, array_match_keys FROM pg_tview_meta ORDER BY entity", db) == meta_01
+    assert cluster.execute("SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+                           "WHERE tgname LIKE 'trg!_tview!_%' ESCAPE '!' ORDER BY 1, 2", db) == triggers_01
+    assert cluster.execute("SELECT pg_get_functiondef('public.tview_trigger_handler()'::regprocedure)", db) == helper_01
+    assert cluster.execute("SELECT operation, entity FROM pg_tview_audit_log ORDER BY entity", db) == [
+        ("CREATE", e) for e in sorted(r[0] for r in meta_01)]
+    assert cluster.execute("SELECT count(*) FROM pg_class WHERE relname LIKE '%pgtviews!_ops!_probe%' ESCAPE '!'", db) == [(0,)]
+    # 0.1 works: its own functions see the TVIEWs, writes propagate (INSERT/UPDATE here, DELETE below), tv_ = v_.
+    facts, recs = assert_live_and_equal(cluster, db)
+    assert facts["extversion"] == "0.1.0" and facts["library_version"] == "0.1.0-beta.8"
+    assert sorted(r[0] for r in cluster.execute("SELECT entity FROM pg_tviews_performance_stats()", db)) == sorted(recs)
+    assert ("OK", "tviews", "4 TVIEWs registered", "info") in cluster.execute("SELECT * FROM pg_tviews_health_check()", db)
+    assert cluster.execute("SELECT * FROM pg_tviews_show_cascade_path('user')", db) == cascade_01
+    cluster.execute("SELECT pg_tviews_refresh('post')", db)
+    cluster.execute("DELETE FROM tb_comment WHERE pk_comment = 1", db)
+    facts, recs, conn = state(cluster, db)
+    try:
+        for r in recs.values():
+            assert objects.drift(conn, r) == {"only_in_tv": 0, "only_in_view": 0}, r["entity"]
+    finally:
+        conn.close()
+    ver = verify_manifest(cluster, db, manifest, allow=["row_count", "checksum", "ids", "base_table"])
+    assert not ver.get("failed") and ver["unexpected"] == [], ver.get("unexpected")
+
+
+def test_rollback_registration_falls_back_to_rebuild(cluster, app):
+    """A TVIEW the manifest does not know (created on 0.2) cannot be registered from it: auto rebuilds and says why."""
+    db, manifest = app
+    assert not swap(cluster, db, version="0.2.0", manifest=manifest).get("failed")
+    cluster.execute("CREATE TABLE tb_tag (pk_tag bigint PRIMARY KEY, id uuid NOT NULL, name text); "
+                    "INSERT INTO tb_tag SELECT g, md5('tag' || g)::uuid, 'tag ' || g FROM generate_series(1, 5) g", db)
+    cluster.execute("SELECT pg_tviews_create('tag', 'SELECT pk_tag, id, jsonb_build_object(''n'', name) AS data "
+                    "FROM tb_tag')", db)
+    back = swap(cluster, db, version="0.1.0", tview_mode="auto")
+    assert not back.get("failed"), back.get("msg")
+    assert back["mode"] == "rebuild" and "only live: tag" in back["mode_reason"]
+    refused = swap(cluster, db, version="0.1.0", tview_mode="register")
+    assert refused.get("changed") is False, refused   # done already
+    facts, recs = assert_live_and_equal(cluster, db)
+    assert facts["extversion"] == "0.1.0" and "tag" in recs
