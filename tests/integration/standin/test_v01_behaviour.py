@@ -259,6 +259,9 @@ def test_raw_select_gets_random_ids(db):
 
 
 def test_ctas_is_converted_by_the_event_trigger(db):
+    # only in a session that has loaded the library (its ProcessUtility hook, reference 3.1);
+    # test_v01_upstream_gaps covers a session without it
+    db.q("SELECT pg_tviews_version()")
     db.q("CREATE TABLE tb_tag (pk_tag bigint PRIMARY KEY, id uuid NOT NULL, fk_user bigint, label text)")
     db.q("INSERT INTO tb_tag VALUES (1, '00000000-0000-4000-8000-000000000601', 2, 'x')")
     db.q("CREATE TABLE tv_tag AS SELECT t.pk_tag, t.id, t.fk_user, jsonb_build_object('label', t.label,"
@@ -300,8 +303,9 @@ def test_drop(db):
 
 
 def test_plain_drop_table_leaves_orphans(db):
-    """Without the ProcessUtility hook DROP TABLE tv_x is not rerouted: meta row,
-    v_ and triggers stay, and the health check reports the orphan."""
+    """Without the ProcessUtility hook (a fresh session that has not loaded the library)
+    DROP TABLE tv_x is not rerouted: meta row, v_ and triggers stay, and the health check
+    reports the orphan."""
     db.q("DROP TABLE tv_user_card")
     assert db.one("SELECT count(*) FROM pg_tview_meta WHERE entity = 'user_card'") == 1
     assert db.q("SELECT status, message, severity FROM pg_tviews_health_check() WHERE component = 'metadata'") == [

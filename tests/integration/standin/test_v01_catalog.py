@@ -77,7 +77,9 @@ EXPECTED_FUNCTIONS_01 = {
 C_FUNCTIONS = {"pg_tviews_version", "pg_tviews_hook_status", "pg_tviews_check_jsonb_delta",
                "pg_tviews_debug_queue", "tviewschema_in", "tviewschema_out",
                # the write path (src/lib.rs): tview_trigger_handler() calls these
-               "pg_tviews_cascade", "pg_tviews_insert", "pg_tviews_delete"}
+               "pg_tviews_cascade", "pg_tviews_insert", "pg_tviews_delete",
+               # reads what the library's ProcessUtility hook cached (src/event_trigger.rs)
+               "pg_tviews_convert_table"}
 
 
 @pytest.fixture(scope="module")

@@ -51,3 +51,68 @@ def test_tview_reading_another_tviews_view_only(db):
          " jsonb_build_object('name', vu.data ->> 'name') AS data FROM v_user vu$$)")
     assert db.one("SELECT dependencies FROM pg_tview_meta WHERE entity = 'user_name'") == []
     assert not [t for t in triggers(db, "tb_user") if "user_name" in t]
+
+
+# --------------------------------------------------------------- point 4: the DDL hook
+
+CTAS_TAG = ("CREATE TABLE {name} AS SELECT u.pk_user AS pk_{entity}, u.id,"
+            " jsonb_build_object('n', u.name) AS data FROM tb_user u")
+
+
+def test_ctas_without_the_library_loaded_stays_a_plain_table(db):
+    """src/hooks.rs caches the SELECT only where _PG_init installed the hook: the first
+    CREATE TABLE tv_x AS of a fresh session is a plain table, silently; the event trigger
+    (a C function) loads the library, so the next one is converted."""
+    db.q(CTAS_TAG.format(name="tv_first", entity="first"))
+    assert db.one("SELECT relkind::text FROM pg_class WHERE oid = 'tv_first'::regclass") == "r"
+    assert db.one("SELECT count(*) FROM pg_tview_meta WHERE entity = 'first'") == 0
+    assert db.one("SELECT to_regclass('v_first')") is None
+    db.q(CTAS_TAG.format(name="tv_second", entity="second"))
+    assert db.one("SELECT count(*) FROM pg_tview_meta WHERE entity = 'second'") == 1
+    assert "trg_tview_second_on_tb_user" in triggers(db, "tb_user")
+
+
+def test_pg_tviews_create_installs_the_hook(db):
+    db.q("SELECT pg_tviews_create('tv_made', $$SELECT pk_user AS pk_made, id, data FROM tv_user$$)")
+    db.q(CTAS_TAG.format(name="tv_after", entity="after"))
+    assert db.one("SELECT count(*) FROM pg_tview_meta WHERE entity = 'after'") == 1
+
+
+def test_convert_table_called_directly_raises(db):
+    err = db.error("SELECT pg_tviews_convert_table('tv_user')")
+    assert err.pgcode == "22000" and err.diag.message_primary.startswith("No SELECT statement found for table 'tv_user'")
+
+
+def test_drop_table_in_a_hooked_session_is_routed_to_pg_tviews_drop(db):
+    db.q("SELECT pg_tviews_version()")
+    db.q("DROP TABLE tv_user_card")
+    assert db.one("SELECT count(*) FROM pg_tview_meta WHERE entity = 'user_card'") == 0
+    assert db.one("SELECT to_regclass('v_user_card')") is None
+    assert triggers(db, "tv_user") == {}
+    assert db.one("SELECT operation || ' ' || entity FROM pg_tview_audit_log ORDER BY log_id DESC LIMIT 1") == (
+        "DROP user_card")
+
+
+def test_drop_table_routing_follows_upstreams_text_match(db):
+    """handle_drop_table takes the first word that starts with tv_: a quoted or
+    schema-qualified name passes through (orphans); IF EXISTS on a plain tv_ table is
+    skipped with a NOTICE and the table stays; a plain tv_ table without IF EXISTS fails."""
+    db.q("SELECT pg_tviews_version()")
+    db.q('DROP TABLE "tv_user_card"')
+    assert db.one("SELECT count(*) FROM pg_tview_meta WHERE entity = 'user_card'") == 1
+    assert db.one("SELECT to_regclass('v_user_card')") is not None
+    db.q("CREATE TABLE tv_plain (x int)")
+    db.q("DROP TABLE IF EXISTS tv_plain")
+    assert db.one("SELECT to_regclass('tv_plain')") is not None
+    assert any("does not exist, skipping" in n for n in db.conn.notices)
+    err = db.error("DROP TABLE tv_plain")
+    assert err.pgcode == "22000" and "TVIEW 'tv_plain' does not exist" in err.diag.message_primary
+    db.q("DROP TABLE public.tv_plain")  # qualified: not routed
+    assert db.one("SELECT to_regclass('tv_plain')") is None
+
+
+def test_drop_table_without_the_library_leaves_orphans(db):
+    db.q("DROP TABLE tv_user_card")
+    assert db.one("SELECT count(*) FROM pg_tview_meta WHERE entity = 'user_card'") == 1
+    assert db.one("SELECT to_regclass('v_user_card')") is not None
+    assert "trg_tview_user_card_on_tv_user" in triggers(db, "tv_user")
