@@ -91,7 +91,8 @@ def test_01_killed_after_install_before_backup(world, fault_record):
     assert "backup" not in state(w.fleet)
     out = rerun(w.fleet, "migrate")
     lost += after_rerun(w, out)
-    fault_record.row("01", fault="ansible-playbook killed (SIGKILL to its process group)", when="after install, before backup",
+    fault_record.row("01", fault="ansible-playbook killed (SIGKILL to it and every process it started; here and below)",
+                     when="after install, before backup",
                      after="0.1.0, 0.2.0's files installed beside it, no backup recorded",
                      rerun="completes: the install finds 0.2.0 in place, then backup, swap, validate", rows_lost=lost)
 

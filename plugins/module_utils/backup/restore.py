@@ -122,6 +122,8 @@ def mark(conn, dbname, text):
     from psycopg2 import sql
     with conn.cursor() as cur:
         cur.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(dbname), sql.Literal(text)))
+    if not conn.autocommit:
+        conn.commit()
 
 
 def marker(conn, dbname):

@@ -149,8 +149,12 @@ def test_adopt_into_01_is_refused(cluster, app):
 
 def test_version_not_installed(cluster, app):
     db, manifest = app
+    # A version of a generation the collection knows, not installed here.
+    res = swap(cluster, db, version="0.2.7")
+    assert res["failed"] and "0.2.7 is not installed on this server" in res["msg"], res["msg"]
+    # A version of no generation the collection knows is refused before anything else.
     res = swap(cluster, db, version="0.3.0")
-    assert res["failed"] and "0.3.0 is not installed on this server" in res["msg"]
+    assert res["failed"] and "0.3.0, a pg_tviews version this collection does not know" in res["msg"], res["msg"]
 
 
 # --- failure injection: the database is exactly as before, and 0.1 still propagates -----------
