@@ -147,3 +147,13 @@ def triggers(db, qualified):
     """{trigger name: definition} of the user triggers on a table."""
     return dict(db.q("SELECT tgname::text, pg_get_triggerdef(oid) FROM pg_trigger"
                      " WHERE tgrelid = %s::regclass AND NOT tgisinternal", (qualified,)))
+
+
+JSONB_DELTA_DIR = os.path.join(REPO, "tests", "fixtures", "jsonb_delta")
+
+
+def install_jsonb_delta(extdir):
+    """Copy the jsonb_delta stand-in (SQL only) into a server's extension directory."""
+    import shutil
+    for name in ("jsonb_delta.control", "jsonb_delta--0.1.0.sql"):
+        shutil.copyfile(os.path.join(JSONB_DELTA_DIR, name), os.path.join(extdir, name))

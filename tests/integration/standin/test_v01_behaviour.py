@@ -332,18 +332,29 @@ def test_health_check_blind_spots(db):
 
 
 def test_analyze_select_and_infer_types(db):
+    # upstream's text parser (src/schema/parser.rs, inference.rs): names from the select list,
+    # absent parts JSON null, other columns typed by guess; the SQL is never executed
     res = db.one("SELECT pg_tviews_analyze_select('SELECT pk_post, id, identifier, data, fk_user, user_id, title,"
-                 " created_at FROM (SELECT p.*, ''x''::text AS identifier, ''{}''::jsonb AS data, v.id AS user_id,"
-                 " now() AS created_at FROM tb_post p JOIN tb_user v ON v.pk_user = p.fk_user) s')")
+                 " created_at FROM no_such_table')")
     assert res == {"pk_column": "pk_post", "id_column": "id", "identifier_column": "identifier", "data_column": "data",
                    "fk_columns": ["fk_user"], "uuid_fk_columns": ["user_id"],
                    "additional_columns": ["title", "created_at"],
-                   "additional_columns_with_types": [["title", "text"], ["created_at", "timestamp with time zone"]],
+                   "additional_columns_with_types": [["title", "TEXT"], ["created_at", "TEXT"]],
                    "entity_name": "post"}
-    assert db.one("SELECT pg_tviews_analyze_select('SELECT 1 AS x') -> 'pk_column' IS NULL")
-    assert db.one("SELECT pg_tviews_analyze_select('SELECT 1 AS x') -> 'data_column' IS NULL")
+    res = db.one("SELECT pg_tviews_analyze_select('SELECT p.id, jsonb_build_object(''a'', 1) AS data,"
+                 " ARRAY(SELECT c.id FROM tb_comment c) AS comment_ids, (SELECT jsonb_agg(x) FROM t) AS tags FROM tb_post p')")
+    assert res["pk_column"] is None and res["entity_name"] is None and "pk_column" in res
+    assert res["identifier_column"] is None and res["data_column"] == "data"
+    assert res["additional_columns_with_types"] == [["comment_ids", "UUID[]"], ["tags", "JSONB"]]
+    assert db.one("SELECT pg_tviews_analyze_select('SELECT 1 AS x') ->> 'error'").startswith(
+        "Invalid SELECT statement: No FROM keyword found")
+    assert db.one("SELECT pg_tviews_analyze_select('SELECT x AS id, y AS data FROM t') -> 'pk_column'") is None
+    assert db.one("SELECT pg_tviews_analyze_select('SELECT x AS id, y AS data FROM t') ? 'pk_column'")
     assert "error" in db.one("SELECT pg_tviews_analyze_select('SELECT FROM tb_user')")
-    assert "error" in db.one("SELECT pg_tviews_analyze_select('SELECT nonsense')")
+    assert db.one("SELECT pg_tviews_analyze_select('SELECT pk_a, name FROM t') ->> 'error'").startswith(
+        "Required column 'id' missing")
+    # never executed: a statement with side effects is only parsed
+    assert db.one("SELECT pg_tviews_analyze_select('SELECT pk_a, id, data FROM pg_sleep(100)') ->> 'entity_name'") == "a"
     assert db.one("SELECT pg_tviews_infer_types('tb_post', ARRAY['pk_post', 'title', 'nope'])") == {
         "pk_post": "bigint", "title": "text"}
 

@@ -3,10 +3,9 @@
 Each test pins the stand-in to upstream's Rust source (fraiseql/pg_tviews at the reference's
 HEAD), since that is what a migration meets on real 0.1 databases."""
 
-import psycopg2
 import pytest
 
-from .helpers import make_fixture_db, triggers, tx
+from .helpers import install_jsonb_delta, make_fixture_db, triggers, tx
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +115,66 @@ def test_drop_table_without_the_library_leaves_orphans(db):
     assert db.one("SELECT count(*) FROM pg_tview_meta WHERE entity = 'user_card'") == 1
     assert db.one("SELECT to_regclass('v_user_card')") is not None
     assert "trg_tview_user_card_on_tv_user" in triggers(db, "tv_user")
+
+
+# --------------------------------------------------------------- point 6: smaller ones
+
+@pytest.fixture
+def jsonb_delta_db(pg_cluster, fixture_db):
+    install_jsonb_delta(pg_cluster.install.extdir)
+    d = tx(pg_cluster, fixture_db)
+    d.q("CREATE EXTENSION jsonb_delta")
+    yield d
+    d.conn.rollback()
+    d.close()
+
+
+def test_jsonb_delta_switches_writes_to_smart_patches(jsonb_delta_db):
+    """src/refresh/main.rs (apply_patch): with jsonb_delta installed, a TVIEW with recorded
+    dependencies is patched with UPDATE ... SET data = jsonb_smart_patch_*(data, <new data>,
+    ...): only data, only existing rows, merged at the dependency paths."""
+    db = jsonb_delta_db
+    assert db.one("SELECT pg_tviews_check_jsonb_delta()")
+    assert db.one("SELECT status FROM pg_tviews_health_check() WHERE component = 'jsonb_delta'") == "OK"
+    before = db.one("SELECT data FROM tv_post WHERE pk_post = 1")
+    db.q("UPDATE tb_post SET title = 'patched' WHERE pk_post = 1")
+    after = db.one("SELECT data FROM tv_post WHERE pk_post = 1")
+    assert after["title"] == before["title"]              # not replaced ...
+    assert after["author"]["title"] == "patched"           # ... merged under 'author'
+    assert db.one("SELECT data ->> 'title' FROM v_post WHERE pk_post = 1") == "patched"  # so tv_ has drifted
+    # a new base row never reaches tv_ (UPDATE only)
+    db.q("INSERT INTO tb_post (pk_post, id, fk_user, title) VALUES (99, '00000000-0000-4000-8000-000000000999', 1, 'new')")
+    assert db.one("SELECT count(*) FROM tv_post WHERE pk_post = 99") == 0
+    # a TVIEW without dependency metadata (user: no fk_ column) is still upserted in full
+    db.q("UPDATE tb_user SET name = 'Zed' WHERE pk_user = 1")
+    assert db.one("SELECT data ->> 'name' FROM tv_user WHERE pk_user = 1") == "Zed"
+
+
+def test_jsonb_delta_array_dependency_fails_the_write(jsonb_delta_db):
+    """Upstream calls jsonb_smart_patch_array with 4 arguments (text[] path, key); jsonb_delta
+    exports 5: the call does not resolve and the writer's statement fails."""
+    db = jsonb_delta_db
+    db.q("CREATE TABLE tb_shelf (pk_shelf bigint PRIMARY KEY, id uuid NOT NULL, label text)")
+    db.q("INSERT INTO tb_shelf VALUES (1, '00000000-0000-4000-8000-000000000701', 'a')")
+    db.q("SELECT pg_tviews_create('tv_shelf', $$SELECT s.pk_shelf, s.id, jsonb_build_object('label', s.label, 'posts',"
+         " coalesce(jsonb_agg(v_post.data), '[]'::jsonb)) AS data FROM tb_shelf s LEFT JOIN v_post ON true"
+         " GROUP BY s.pk_shelf, s.id$$)")
+    err = db.error("UPDATE tb_shelf SET label = 'b'")
+    assert err.pgcode == "42883" and "jsonb_smart_patch_array" in err.diag.message_primary
+
+
+def test_tviewschema_in_is_not_strict(db):
+    assert db.one("SELECT proisstrict FROM pg_proc WHERE oid = 'tviewschema_in(cstring)'::regprocedure") is False
+    assert db.one("SELECT NULL::tviewschema IS NULL")
+    assert db.one("SELECT '{\"a\": 1}'::tviewschema::text") == '{"a": 1}'
+
+
+def test_audit_log_comment(db):
+    assert db.one("SELECT obj_description('pg_tview_audit_log'::regclass, 'pg_class')") == "Audit log for TVIEW operations"
+
+
+def test_analyze_select_is_a_text_parser(db):
+    res = db.one("SELECT pg_tviews_analyze_select('SELECT pk_x, id, data, v.name FROM nowhere v')")
+    assert res == {"pk_column": "pk_x", "id_column": "id", "identifier_column": None, "data_column": "data",
+                   "fk_columns": [], "uuid_fk_columns": [], "additional_columns": ["name"],
+                   "additional_columns_with_types": [["name", "TEXT"]], "entity_name": "x"}
