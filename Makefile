@@ -86,7 +86,7 @@ integration: deps venv collections tree standin
 # The fault matrix and the bad inputs (docs/reliability.md, rendered from this run's rows).
 faults: deps venv collections tree standin
 	rm -rf build/faults/results
-	PGTVIEWS_STANDIN_DIR=$(STANDIN_DIR) python -m pytest tests/faults -q -p no:cacheprovider
+	PGTVIEWS_STANDIN_DIR=$(STANDIN_DIR) python -m pytest tests/faults -q -p no:cacheprovider -n 2
 	python tests/faults/render.py
 
 test: deps venv collections tree
