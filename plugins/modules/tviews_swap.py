@@ -20,13 +20,15 @@ description:
     every base and C(tv_) table EXCLUSIVE (writes wait, reads go on), then every base table ACCESS
     EXCLUSIVE (and every C(tv_) table too when rebuilding), in a fixed order, so writers wait instead
     of failing and a writer's trigger that reads another of these tables cannot deadlock with it; record
-    the old catalog and row counts; set aside the objects outside the extension that depend on
-    extension members (and, when rebuilding, on TVIEW objects); drop the old base-table triggers and
-    the non-member helper C(tview_trigger_handler()); C(DROP EXTENSION) and C(CREATE EXTENSION ...
-    VERSION); re-register (I(tview_mode=adopt)) or rebuild (I(tview_mode=rebuild)) every TVIEW in
-    dependency order, restoring extra indexes, grants, comments and owners of rebuilt relations;
-    recreate the dependents with their grants and comments; verify (every TVIEW registered, a
-    trigger on its base tables, C(tv_) row counts unchanged, C(id) values unchanged); COMMIT."
+    the old catalog (and, when rebuilding, the row counts); set aside the objects outside the extension
+    that depend on extension members (and, when rebuilding, on TVIEW objects); drop the old base-table
+    triggers and the non-member helper C(tview_trigger_handler()); C(DROP EXTENSION) and C(CREATE
+    EXTENSION ... VERSION); re-register (I(tview_mode=adopt), or I(tview_mode=register) going back to
+    0.1) or rebuild (I(tview_mode=rebuild)) every TVIEW in dependency order, restoring extra indexes,
+    grants, comments and owners of rebuilt relations; recreate the dependents with their grants and
+    comments; verify (every TVIEW registered, a trigger on its base tables; kept tables the same
+    storage and untouched, rebuilt ones with their row counts and C(id) values); COMMIT; then, for kept
+    tables, every C(tv_) compared with its C(v_) in one snapshot."
   - With an update path (I(strategy=auto) or C(update)) it runs C(ALTER EXTENSION UPDATE) instead,
     in the same guarded transaction.
   - Safety. The whole change is one transaction; any error, a lock timeout, or a lost connection
@@ -66,7 +68,7 @@ options:
         C(mode_reason) why.
       - The default stays C(adopt), so that asking a version that cannot adopt to adopt keeps failing
         at the plan, before anything changes, as it always has.
-      - With C(adopt) and C(register) nothing in the write-blocked window scans a C(tv_) table: the
+      - With C(adopt) and C(register) nothing in the write-blocked window scans a C(tv_) table. The
         catalog proves each one is the same table with the same storage (OID, relfilenode, columns) and
         that the swap wrote none of its rows; the content (every C(tv_) equal to its C(v_), row counts) is
         checked after COMMIT in one REPEATABLE READ snapshot, and a difference fails the task although
@@ -174,12 +176,12 @@ mode_reason:
 content_check:
   description: >-
     With C(adopt) or C(register), the check after COMMIT in one snapshot; C(ok), and C(differences) (per
-    TVIEW, rows only in C(tv_) and only in C(v_)). When not ok the task fails, but the swap has committed:
-    see the operator guide, "The swap transaction".
+    TVIEW, rows only in C(tv_) and only in C(v_)). When not ok the task fails, but the swap has committed; see
+    the operator guide, "The swap transaction".
   returned: when the swap ran and kept the tables
   type: dict
 content_check_ms:
-  description: Time the content check took (after COMMIT: writers were not waiting).
+  description: Time the content check took (after COMMIT, so writers were not waiting).
   returned: when the swap ran and kept the tables
   type: float
 plan:

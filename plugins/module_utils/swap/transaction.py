@@ -260,8 +260,9 @@ def plan_register(conn, plan, new, by_entity, order, doc):
         r['trigger_tables'] = [(schema, rel) for dummy, schema, rel in objects.relation_parts(conn, r['dependencies'])]
         for statement, params in new.register_statements(r):
             plan.add('register TVIEW', statement, params, tview=entity)
-        expected[entity] = dict((k, r[k]) for k in ('definition', 'fk_columns', 'uuid_fk_columns', 'dependency_types',
-                                                     'dependency_paths', 'array_match_keys', 'dependencies'))
+        keys = ('definition', 'fk_columns', 'uuid_fk_columns', 'dependency_types', 'dependency_paths',
+                'array_match_keys', 'dependencies')
+        expected[entity] = dict((k, r[k]) for k in keys)
     return expected
 
 
@@ -514,9 +515,9 @@ def content_check(conn, ctx):
             d = objects.drift(conn, r)
             outcomes[old['entity']] = dict(d, rows=objects.row_count(conn, r['schema'], r['table']))
             if d['only_in_tv'] or d['only_in_view']:
-                differences.append(dict(d, tview=old['entity'], table=r['qualified_table'], problem=(
-                    "%d row(s) only in %s, %d only in %s" % (d['only_in_tv'], r['qualified_table'], d['only_in_view'],
-                                                            r['qualified_view']))))
+                problem = "%d row(s) only in %s, %d only in %s" % (d['only_in_tv'], r['qualified_table'],
+                                                                   d['only_in_view'], r['qualified_view'])
+                differences.append(dict(d, tview=old['entity'], table=r['qualified_table'], problem=problem))
     finally:
         conn.rollback()
         conn.set_session(isolation_level='DEFAULT', readonly='DEFAULT')
