@@ -62,6 +62,14 @@ options:
         (reads every row of every TVIEW).
     type: int
     default: 1000
+  clean_orphaned_metadata:
+    description:
+      - Remove the leftovers of TVIEWs whose C(tv_) table is gone (metadata row, C(v_) view, triggers), with
+        the installed C(pg_tviews_drop), one transaction each, before the other checks. Such leftovers come from a
+        C(DROP TABLE tv_x) in a session that had not loaded the pg_tviews library. Off by default, the check
+        C(orphaned_metadata) then fails and names them. Not in check mode. The only change a preflight makes.
+    type: bool
+    default: false
   explain_definitions:
     description:
       - EXPLAIN every recorded TVIEW definition, so a rebuild cannot fail in the window on a definition
@@ -269,6 +277,7 @@ def main():
         supported_majors=dict(type='list', elements='int', default=[13, 14, 15, 16, 17, 18]),
         drift_sample=dict(type='int', default=1000),
         explain_definitions=dict(type='bool', default=True),
+        clean_orphaned_metadata=dict(type='bool', default=False),
         probe_create=dict(type='bool', default=True),
         target_installed=dict(type='bool', default=True),
         probe_db=dict(type='str'),

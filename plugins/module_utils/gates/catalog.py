@@ -74,14 +74,18 @@ def extension_after(database, facts, target):
     return check('extension_version', PASS, 'at %s (library %s)' % (ext, lib), database, extversion=ext, library_version=lib)
 
 
-def health(database, rows, callable_=True):
-    """pg_tviews_health_check(): error rows fail, warnings warn (jsonb_delta advice passes)."""
+def health(database, rows, callable_=True, orphans_reported=False):
+    """pg_tviews_health_check(): error rows fail, warnings warn (jsonb_delta advice passes).
+    ``orphans_reported``: its orphaned-metadata error is left to the orphaned_metadata check."""
     if not callable_:
         return check('health', SKIP, 'the library cannot be called; see extension_version', database)
     if not rows:
         return check('health', FAIL, 'pg_tviews_health_check() returned no rows', database)
-    errors = [r for r in rows if (r.get('severity') or '').lower() == 'error' or (r.get('status') or '').upper() == 'ERROR']
-    warnings = [r for r in rows if r not in errors and (r.get('component') not in BENIGN_COMPONENTS)
+    covered = [r for r in rows if orphans_reported and r.get('component') == 'metadata'
+               and 'orphaned metadata' in (r.get('message') or '')]
+    errors = [r for r in rows if r not in covered and (
+        (r.get('severity') or '').lower() == 'error' or (r.get('status') or '').upper() == 'ERROR')]
+    warnings = [r for r in rows if r not in errors and r not in covered and (r.get('component') not in BENIGN_COMPONENTS)
                 and ((r.get('severity') or '').lower() == 'warning' or (r.get('status') or '').upper() == 'WARNING')]
 
     def text(rs):
@@ -91,18 +95,25 @@ def health(database, rows, callable_=True):
         return check('health', FAIL, 'pg_tviews_health_check() reports %s' % text(errors), database, rows=rows)
     if warnings:
         return check('health', WARN, 'pg_tviews_health_check() warns %s' % text(warnings), database, rows=rows)
+    if covered:
+        return check('health', PASS, 'pg_tviews_health_check() clean (%d rows) apart from the orphaned metadata that the '
+                     'orphaned_metadata check reports' % len(rows), database, rows=rows)
     return check('health', PASS, 'pg_tviews_health_check() clean (%d rows)' % len(rows), database, rows=rows)
 
 
-def consistency(database, records, triggers):
+def consistency(database, records, triggers, missing_tables_reported=False):
     """What the health check cannot see: every TVIEW's tv_ table and v_ view exist (by schema,
     not just relname), a pg_tviews trigger sits on its base tables, and no pg_tviews trigger
-    belongs to an unregistered entity (the upstream check only matches 'tview_%')."""
+    belongs to an unregistered entity (the upstream check only matches 'tview_%').
+    ``missing_tables_reported``: a TVIEW whose tv_ table is gone is left to the
+    orphaned_metadata check (preflight), which says what it means and what to do."""
     problems, orphans = [], []
     triggered = {}
     for t in triggers:
         triggered.setdefault(t['table'], []).append(t['name'])
     for r in records:
+        if not r.get('qualified_table') and missing_tables_reported:
+            continue
         if not r.get('qualified_table'):
             problems.append('%s: its tv_ table is missing' % r['entity'])
         if not r.get('qualified_view'):

@@ -118,7 +118,8 @@ def iso(ts):
 
 def run_gate_module(module, names, run_checks, what):
     """The shared front end of the gate modules (preflight, validate): apply the overrides to
-    what ``run_checks(module)`` found, summarize, time it, and exit. Gates never change anything."""
+    what ``run_checks(module)`` found, summarize, time it, and exit. Gates never change anything,
+    except what an explicit opt-in asks (preflight: ``clean_orphaned_metadata``)."""
     import time
     from ansible.module_utils.common.text.converters import to_native
     try:
@@ -131,6 +132,7 @@ def run_gate_module(module, names, run_checks, what):
     except Exception as e:  # any failure to finish is reported as such, never as a pass
         module.fail_json(msg="%s could not finish: %s" % (what, ' '.join(to_native(e).split())))
     result['checks'] = apply_overrides(result['checks'], overrides)
-    result.update(changed=False, summary=summarize(result['checks']), target_version=module.params['version'],
+    # Gates change nothing, except preflight's explicit opt-in removal of orphaned metadata.
+    result.update(changed=bool(result.get('changed')), summary=summarize(result['checks']), target_version=module.params['version'],
                   started_at=iso(started), finished_at=iso(utc_now()), duration_ms=round((time.monotonic() - t0) * 1000, 1))
     module.exit_json(**result)

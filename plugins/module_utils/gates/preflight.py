@@ -17,6 +17,7 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.detect import
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import adapter_for
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates import catalog as gates_catalog
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates import core as gates
+from ansible_collections.pgtviews.ops.plugins.module_utils.gates import legacy as gates_legacy
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates import probe as gates_probe
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates import server as gates_server
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates import timing as gates_timing
@@ -25,10 +26,27 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.host import clients, 
 
 CHECKS = ('reachable', 'server_version', 'privileges', 'primary', 'extension_version', 'target_available', 'health',
           'consistency', 'dependents', 'drift', 'definitions', 'prepared_transactions', 'long_transactions', 'sessions',
-          'backup_space', 'pg_dump', 'code_scan', 'maintenance_window', 'baseline')
+          'backup_space', 'pg_dump', 'code_scan', 'maintenance_window', 'baseline', 'orphaned_metadata', 'frozen_tviews',
+          'unregistered_tables', 'jsonb_delta')
 
 
-def check_database(p, db, explicit, own_pids):
+def legacy_checks(p, conn, adapter, records, db, checks, check_mode):
+    """The states upstream 0.1 leaves in real databases (gates/legacy.py). Orphaned metadata is
+    removed only when ``clean_orphaned_metadata`` asks (not in check mode); the records are then
+    read again. Returns the records the other checks should judge."""
+    states = gates_legacy.find(conn, records, adapter.generation, objects.tview_triggers(conn))
+    cleaned = None
+    if states['orphans'] and p['clean_orphaned_metadata'] and not check_mode:
+        cleaned = gates_legacy.clean_orphans(conn, adapter.ext_schema, states['orphans'], p['lock_timeout'])
+        records, dummy = adapter.records()
+    checks.append(gates_legacy.orphaned_metadata(db, states['orphans'], p['clean_orphaned_metadata'], cleaned, check_mode))
+    checks.append(gates_legacy.frozen_tviews(db, states['frozen'], p['version']))
+    checks.append(gates_legacy.unregistered_tables(db, states['unregistered']))
+    checks.append(gates_legacy.jsonb_delta(db, states['jsonb_delta'], p['version']))
+    return records, bool(cleaned and any(not c['error'] for c in cleaned))
+
+
+def check_database(p, db, explicit, own_pids, check_mode=False):
     """(checks, database facts, baseline items) of one database, on fresh connections."""
     checks, baseline = [], []
     conn = connect(p, db)
@@ -52,20 +70,25 @@ def check_database(p, db, explicit, own_pids):
             return checks, info, baseline
         adapter = adapter_for(conn, facts)
         records, dummy = adapter.records()
+        if not info['done']:
+            records, info['cleaned'] = legacy_checks(p, conn, adapter, records, db, checks, check_mode)
         info['tviews'] = len(records)
+        # a TVIEW whose table is gone is judged by orphaned_metadata, not by the checks below
+        live = [r for r in records if r.get('qualified_table')]
         holders = gates_probe.lock_holders(conn, gates_probe.tview_relations(records), own_pids)
         checks.append(gates_server.sessions(db, sessions, holders))
-        checks.append(gates_catalog.health(db, objects.health_check(conn, facts['schema'])))
-        checks.append(gates_catalog.consistency(db, records, objects.tview_triggers(conn)))
+        checks.append(gates_catalog.health(db, objects.health_check(conn, facts['schema']),
+                                           orphans_reported=not info['done']))
+        checks.append(gates_catalog.consistency(db, records, objects.tview_triggers(conn), missing_tables_reported=not info['done']))
         if not info['done']:
             checks.append(gates_catalog.dependents(db, gates_probe.dependents(conn, adapter, p['version']), p['version']))
-        checks.append(gates_catalog.drift(db, gates_probe.drift_all(conn, records, p['drift_sample']), p['drift_sample']))
+        checks.append(gates_catalog.drift(db, gates_probe.drift_all(conn, live, p['drift_sample']), p['drift_sample']))
         if p['explain_definitions']:
-            checks.append(gates_catalog.definitions(db, gates_probe.explain_definitions(conn, records, facts['schema'])))
+            checks.append(gates_catalog.definitions(db, gates_probe.explain_definitions(conn, live, facts['schema'])))
         else:
             checks.append(check('definitions', SKIP, 'disabled (explain_definitions: false)', db))
         if p['baseline'] and facts['is_primary'] and not info['done']:
-            baseline = baseline_items(p, conn, adapter, records, db, checks)
+            baseline = baseline_items(p, conn, adapter, live, db, checks)
         return checks, info, baseline
     finally:
         conn.close()
@@ -128,7 +151,7 @@ def probe(p, facts, with_ext, all_dbs):
 
 def run_checks(module):
     p = module.params
-    result = {'checks': [], 'baseline': [], 'databases': []}
+    result = {'checks': [], 'baseline': [], 'databases': [], 'changed': False}
     checks = result['checks']
     where = describe(libpq_params(p))
     try:
@@ -155,12 +178,13 @@ def run_checks(module):
         with_ext = []
         for db in found['targets']:
             try:
-                db_checks, info, baseline = check_database(p, db, explicit, own_pids)
+                db_checks, info, baseline = check_database(p, db, explicit, own_pids, module.check_mode)
             except DatabaseConnectionError as e:
                 checks.append(check('extension_version', 'fail', 'cannot check this database: %s' % e, db))
                 continue
             checks.extend(db_checks)
             result['baseline'].extend(baseline)
+            result['changed'] = result['changed'] or bool(info.pop('cleaned', False))
             if info['extversion'] is not None:
                 result['databases'].append(info)
                 with_ext.append(db)

@@ -126,8 +126,11 @@ def compare(expected, actual, data=True):
         e, a = exp_dep.get(name), act_dep.get(name)
         if e is None or a is None or (e['ddl'], e['comment'], e['grants']) != (a['ddl'], a['comment'], a['grants']):
             add('dependent', name, e and e['ddl'], a and a['ddl'])
-    for name in sorted(set(expected['base_tables']) | set(actual['base_tables'])):
-        e, a = expected['base_tables'].get(name), actual['base_tables'].get(name)
+    # Base tables are compared where both sides recorded them: which relations count as a TVIEW's
+    # base tables depends on the API generation (0.1 does not look through views, 0.2 does), so a
+    # table recorded on one side only is not a change of its data.
+    for name in sorted(set(expected['base_tables']) & set(actual['base_tables'])):
+        e, a = expected['base_tables'][name], actual['base_tables'][name]
         if e != a:
             add('base_table', name, e, a)
     if not data:
