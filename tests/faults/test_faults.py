@@ -150,11 +150,12 @@ def test_04_killed_while_the_swap_waits_for_its_locks(world, fault_record):
     lost = after_fault(w, "0.1.0")
     assert "swap" not in state(w.fleet)
     out = rerun(w.fleet, "migrate")
-    assert "reused the backup" in out, out[-6000:]
+    assert "not swapped yet: this run goes on from there" in out and "reused the backup" in out, out[-6000:]
     lost += after_rerun(w, out)
     fault_record.row("04", fault="ansible-playbook killed", when="while the swap waits for its locks (after its second "
                      "lock attempt timed out)", after="0.1.0: the swap's session ended with the controller, nothing taken",
-                     rerun="completes: a new backup is not needed (the recorded one is reused), swap, validate",
+                     rerun="completes and says \"not swapped yet: this run goes on from there\"; the recorded backup "
+                           "is reused, then swap, validate",
                      rows_lost=lost)
 
 
@@ -202,10 +203,13 @@ def test_07_killed_during_validate(world, fault_record):
     lost = after_fault(w, "0.2.0")
     assert "swap" in state(w.fleet) and "validate" not in state(w.fleet)
     out = rerun(w.fleet, "migrate")
+    assert "app: earlier runs recorded backup, preflight, swap; swapped and not validated since: this run validates it." \
+        in out, out[-6000:]
     lost += after_rerun(w, out)
     fault_record.row("07", fault="ansible-playbook killed", when="during validate",
                      after="0.2.0, consistent; swap recorded, no validate",
-                     rerun="completes: nothing to swap, validates what the interrupted run swapped", rows_lost=lost)
+                     rerun="completes and says \"swapped and not validated since: this run validates it\"; nothing to "
+                           "swap, validates what the interrupted run swapped", rows_lost=lost)
 
 
 def test_08_postgresql_restarted_while_pg_dump_runs(world, fault_record):
