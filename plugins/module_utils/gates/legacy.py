@@ -39,6 +39,7 @@ SELECT format('%I.%I', n.nspname, c.relname)
    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
  ORDER BY 1"""
 
+
 def _rows(conn, query, params=None):
     cur = conn.cursor()
     try:
@@ -137,10 +138,10 @@ def orphaned_metadata(database, orphans, clean, cleaned=None, check_mode=False):
     if clean and cleaned is not None:
         failed = [c for c in cleaned if c['error']]
         if failed:
+            names = ', '.join("'%s'" % c['entity'] for c in failed)
+            errors = _some('%s: %s' % (c['entity'], c['error']) for c in failed)
             return check('orphaned_metadata', FAIL, 'could not remove the leftovers of %s with pg_tviews_drop: %s. Fix the '
-                         'cause (for example drop what depends on the v_ view) and run preflight again'
-                         % (', '.join("'%s'" % c['entity'] for c in failed), _some('%s: %s' % (c['entity'], c['error'])
-                                                                                 for c in failed)),
+                         'cause (for example drop what depends on the v_ view) and run preflight again' % (names, errors),
                          database, entities=entities)
         return check('orphaned_metadata', PASS, 'removed the leftovers of %d TVIEW(s) whose table was gone with '
                      'pg_tviews_drop (view, triggers, metadata row; an audit DROP row each), as '

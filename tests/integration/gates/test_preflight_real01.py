@@ -7,12 +7,25 @@ import pytest
 from tests.harness.modules import conn_args, run_module
 from tests.integration.conftest import load_app
 from tests.integration.gates.helpers import by_name, fingerprint
-from tests.integration.gates.test_preflight import backup_root, both_install, cluster  # noqa: F401 (fixtures)
 from tests.integration.playbooks import real01_states
 
 
+@pytest.fixture(scope="module")
+def cluster(make_pg_install, standin_build, make_cluster):
+    inst = make_pg_install(("0.1.0",))
+    inst.install_side_by_side(standin_build["0.2.0"]["artifact"], "0.2.0")
+    c = make_cluster(inst, name="gates-real01")
+    yield c
+    c.destroy()
+
+
 @pytest.fixture
-def real01(cluster):  # noqa: F811
+def backup_root(tmp_path):
+    return str(tmp_path / "backups" / "not-yet")
+
+
+@pytest.fixture
+def real01(cluster):
     name = "pre_real01"
     load_app(cluster, name)
     real01_states.load(cluster, name)
@@ -20,7 +33,7 @@ def real01(cluster):  # noqa: F811
     cluster.dropdb(name)
 
 
-def preflight(cluster, db, backup_root, **kw):  # noqa: F811
+def preflight(cluster, db, backup_root, **kw):
     args = conn_args(cluster, "postgres", version="0.2.0", databases=[db], backup_root=backup_root)
     args.update(kw)
     return run_module("tviews_preflight", args)
@@ -30,7 +43,7 @@ def reason(res, name, db):
     return by_name(res, name, db)[0]["reason"]
 
 
-def test_real01_states_are_reported(cluster, real01, backup_root):  # noqa: F811
+def test_real01_states_are_reported(cluster, real01, backup_root):
     before = fingerprint(cluster, real01)
     res = preflight(cluster, real01, backup_root)
     assert not res.get("changed")
@@ -54,7 +67,7 @@ def test_real01_states_are_reported(cluster, real01, backup_root):  # noqa: F811
     assert fingerprint(cluster, real01) == before
 
 
-def test_orphans_cleaned_only_when_asked(cluster, real01, backup_root):  # noqa: F811
+def test_orphans_cleaned_only_when_asked(cluster, real01, backup_root):
     dry = run_module("tviews_preflight", conn_args(cluster, "postgres", version="0.2.0", databases=[real01],
                                                    backup_root=backup_root, clean_orphaned_metadata=True),
                      check_mode=True)
