@@ -141,7 +141,11 @@ def _try_row(conn, record, base, candidates, pk, lock_timeout_ms, result):
     base_rel = sql.Identifier(schema, table)
     errors = []
     with conn.cursor() as cur:
-        cur.execute("BEGIN")
+        # One snapshot for the whole test: the tv_ row the trigger wrote and the view it is compared
+        # with must not see the application's commits in between (a rename committed between the two
+        # reads made a correct write path look broken). A row the application changes meanwhile
+        # raises a serialization failure: busy, and the test tries another row.
+        cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         try:
             cur.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
                         ('%dms' % lock_timeout_ms, '%dms' % STATEMENT_TIMEOUT_MS))
