@@ -76,6 +76,13 @@ class FaultRun(object):
         return self.proc.returncode, self.output()
 
 
+def kill_at(fleet, playbook, point, *args):
+    """Run ``playbook`` until it reaches ``point``, then kill it there."""
+    run = FaultRun(fleet, playbook, *args, point=point)
+    run.wait_point()
+    run.kill()
+
+
 def descendants(pid):
     children = {}
     out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True, check=True).stdout

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.faults.harness import (FAST, FaultRun, TableHold, app_errors, assert_no_write_lost, assert_one_version,
-                                  extversion, last_report, leftovers, pg_dump_waiting, rerun, state)
+                                  extversion, kill_at, last_report, leftovers, pg_dump_waiting, rerun, state)
 from tests.harness.app import App, db_state
 from tests.harness.fleet import Fleet
 from tests.harness.pg import make_base_dir
@@ -84,9 +84,7 @@ def after_rerun(w, out, version="0.2.0"):
 
 def test_01_killed_after_install_before_backup(world, fault_record):
     w = world()
-    run = FaultRun(w.fleet, "migrate", point="install:installed:0.2.0")
-    run.wait_point()
-    run.kill()
+    kill_at(w.fleet, "migrate", "install:installed:0.2.0")
     lost = after_fault(w, "0.1.0")
     assert "backup" not in state(w.fleet)
     out = rerun(w.fleet, "migrate")
@@ -118,9 +116,7 @@ def test_02_killed_while_pg_dump_runs(world, fault_record):
 
 def test_03_killed_while_the_rehearsal_copy_is_restored(world, fault_record):
     w = world(extra_vars={"tviews_rehearse": True})
-    run = FaultRun(w.fleet, "migrate", point="restore:created:app_rehearsal")
-    run.wait_point()
-    run.kill()
+    kill_at(w.fleet, "migrate", "restore:created:app_rehearsal")
     lost = after_fault(w, "0.1.0")
     assert leftovers(w.fleet, w.cluster) == ["app_rehearsal"]
     out = rerun(w.fleet, "migrate")
@@ -180,9 +176,7 @@ def test_05_swap_backend_terminated_after_drop_extension(world, fault_record):
 
 def test_06_killed_after_commit_before_the_state_file_records_it(world, fault_record):
     w = world()
-    run = FaultRun(w.fleet, "migrate", point="swap:committed:app")
-    run.wait_point()
-    run.kill()
+    kill_at(w.fleet, "migrate", "swap:committed:app")
     lost = after_fault(w, "0.2.0")
     assert "swap" not in state(w.fleet)
     out = rerun(w.fleet, "migrate")
@@ -197,9 +191,7 @@ def test_06_killed_after_commit_before_the_state_file_records_it(world, fault_re
 
 def test_07_killed_during_validate(world, fault_record):
     w = world()
-    run = FaultRun(w.fleet, "migrate", point="validate:app")
-    run.wait_point()
-    run.kill()
+    kill_at(w.fleet, "migrate", "validate:app")
     lost = after_fault(w, "0.2.0")
     assert "swap" in state(w.fleet) and "validate" not in state(w.fleet)
     out = rerun(w.fleet, "migrate")
@@ -282,9 +274,7 @@ def test_11_killed_during_an_immediate_rollback(world, fault_record):
     w = world()
     rerun(w.fleet, "migrate")
     rollback = ("-e", "tviews_target_hosts=db1", "-e", "tviews_rollback_mode=immediate")
-    run = FaultRun(w.fleet, "rollback", *rollback, point="swap:create extension:None")
-    run.wait_point()
-    run.kill()
+    kill_at(w.fleet, "rollback", "swap:create extension:None", *rollback)
     lost = after_fault(w, "0.2.0")
     assert "rollback" not in state(w.fleet)
     out = rerun(w.fleet, "rollback", *rollback)
@@ -339,9 +329,7 @@ def test_12_killed_at_each_step_of_a_complete_rollback(world, fault_record):
 
 def test_13_state_file_corrupted_before_a_rerun(world, fault_record):
     w = world()
-    run = FaultRun(w.fleet, "migrate", point="validate:app")
-    run.wait_point()
-    run.kill()
+    kill_at(w.fleet, "migrate", "validate:app")
     path = w.fleet.host_vars("db1")["tviews_state_file"]
     with open(path, "rb") as fh:
         text = fh.read()
