@@ -266,6 +266,18 @@ def plan_register(conn, plan, new, by_entity, order, doc):
     return expected
 
 
+def drifted(conn, records):
+    """The TVIEWs whose tv_ table differs from its v_ view now (each one statement, before any lock)."""
+    out = []
+    for r in records:
+        if r.get('qualified_table') and r.get('qualified_view'):
+            d = objects.drift(conn, r)
+            if d['only_in_tv'] or d['only_in_view']:
+                out.append('%s (%d row(s) only in %s, %d only in %s)' % (
+                    r['entity'], d['only_in_tv'], r['qualified_table'], d['only_in_view'], r['qualified_view']))
+    return out
+
+
 def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require_available=True, manifests=()):
     """Read the catalog (read-only) and return (plan, context) for the swap of one database.
     ``require_available`` off (check mode before the install phase ran) plans a swap to a
@@ -302,8 +314,12 @@ def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require
         # of the target's own catalog; otherwise the TVIEWs are rebuilt.
         if new_cls.can_adopt:
             tview_mode, reason = 'adopt', "pg_tviews %s adopts the live tables" % target
-        elif doc is not None:
+        elif doc is not None and not drifted(conn, records):
             tview_mode = 'register'
+        elif doc is not None:
+            # Registering keeps the tv_ rows as they are; rebuilding makes them equal to their views again.
+            tview_mode, reason = 'rebuild', "rebuilt: %s differs from its view, and registering would keep that" % (
+                ', '.join(drifted(conn, records)))
         else:
             tview_mode, reason = 'rebuild', "rebuilt: %s" % (reason or "pg_tviews %s can neither adopt nor register" % target)
     if strategy == 'swap' and tview_mode == 'adopt' and not new_cls.can_adopt:
