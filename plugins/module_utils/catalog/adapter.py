@@ -54,6 +54,8 @@ class CatalogAdapter(object):
     generation = None
     can_adopt = False              # can take over a live tv_ table without rematerialising it
     can_register = False           # can have its catalog written for live tv_ tables from a manifest of its own
+    finds_tables_through_views = True  # a TVIEW reading only views still gets the base tables behind them
+    patches_with_jsonb_delta = False   # refreshes with jsonb_delta's smart patches when that is installed
     supports_row_refresh = False   # can refresh chosen primary keys
     migrates_from = ()             # generations a database may be migrated to this one from
     trigger_prefix = None          # pg_tviews' own base-table triggers: <prefix><entity>_on_<table>

@@ -47,6 +47,9 @@ class AdapterV01(CatalogAdapter):
     # captured on 0.1: the pg_tview_meta row, the row triggers and the audit row, as
     # pg_tviews_create writes them, and its trigger helper as 0.1 itself creates it.
     can_register = True
+    # upstream src/dependency/graph.rs reads only the top view; src/refresh/main.rs apply_patch
+    finds_tables_through_views = False
+    patches_with_jsonb_delta = True
     # A throwaway TVIEW made and dropped through 0.1's own API inside the swap's transaction (nobody
     # else ever sees it), only so that 0.1 creates tview_trigger_handler() exactly as it does (its
     # body differs between builds); its audit rows are removed with it.

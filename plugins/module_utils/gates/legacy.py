@@ -11,7 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import trigger_of
+from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import ADAPTERS, trigger_of
 from ansible_collections.pgtviews.ops.plugins.module_utils.gates.core import FAIL, PASS, SKIP, WARN, check
 
 # The relations a view reads, through plain views (what 0.2 follows; 0.1 reads only the top view).
@@ -59,6 +59,7 @@ def find(conn, records, generation, triggers):
     """Read-only: {frozen, orphans, unregistered, jsonb_delta} of one database. ``triggers``: the
     pg_tviews triggers (catalog.objects.tview_triggers)."""
     states = {'frozen': [], 'orphans': [], 'unregistered': [], 'jsonb_delta': None}
+    adapter = ADAPTERS[generation]
     try:
         for r in records:
             if not r.get('qualified_table'):
@@ -67,7 +68,7 @@ def find(conn, records, generation, triggers):
                 states['orphans'].append({'entity': r['entity'], 'table': table, 'view': r.get('qualified_view'),
                                           'triggers': ['%s on %s' % (t['name'], t['table']) for t in triggers
                                                        if trigger_of(t['name'], r['entity'])]})
-            elif generation == '0.1' and not r.get('dependencies') and r.get('qualified_view'):
+            elif not adapter.finds_tables_through_views and not r.get('dependencies') and r.get('qualified_view'):
                 reads = _rows(conn, _VIEW_TABLES_SQL, (r['qualified_view'], r['qualified_view']))
                 states['frozen'].append({'entity': r['entity'], 'table': r['qualified_table'],
                                          'views': [n for n, k in reads if k == 'v'],
@@ -75,7 +76,7 @@ def find(conn, records, generation, triggers):
         known = set(r['qualified_table'] for r in records if r.get('qualified_table'))
         states['unregistered'] = [t for (t,) in _rows(conn, _TV_TABLES_SQL) if t not in known]
         ext = _rows(conn, "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'jsonb_delta'")
-        if ext and generation == '0.1':
+        if ext and adapter.patches_with_jsonb_delta:
             live = [r for r in records if r.get('qualified_table')]
             states['jsonb_delta'] = {
                 'version': ext[0][0],
