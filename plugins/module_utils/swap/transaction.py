@@ -314,12 +314,14 @@ def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require
         # of the target's own catalog; otherwise the TVIEWs are rebuilt.
         if new_cls.can_adopt:
             tview_mode, reason = 'adopt', "pg_tviews %s adopts the live tables" % target
-        elif doc is not None and not drifted(conn, records):
-            tview_mode = 'register'
         elif doc is not None:
             # Registering keeps the tv_ rows as they are; rebuilding makes them equal to their views again.
-            tview_mode, reason = 'rebuild', "rebuilt: %s differs from its view, and registering would keep that" % (
-                ', '.join(drifted(conn, records)))
+            differing = drifted(conn, records)
+            if differing:
+                tview_mode, reason = 'rebuild', "rebuilt: %s differs from its view, and registering would keep that" % (
+                    ', '.join(differing))
+            else:
+                tview_mode = 'register'
         else:
             tview_mode, reason = 'rebuild', "rebuilt: %s" % (reason or "pg_tviews %s can neither adopt nor register" % target)
     if strategy == 'swap' and tview_mode == 'adopt' and not new_cls.can_adopt:
