@@ -126,7 +126,7 @@ def main():
            "repeat": REPEAT, "rows_per_host": ROWS,
            "seconds": round(time.time() - started), "medians": med, "results": results}
     out = common.write_result("fleet", doc)
-    one = [m for m in med if m["hosts"] == 1 and m["rehearse"]][0]["wall_s"]
+    one = ([m["wall_s"] for m in med if m["hosts"] == 1 and m["rehearse"]] or [med[0]["wall_s"]])[0]
     print("\n| hosts | rehearsal | migrate wall s | / one host |")
     print("|---:|---|---:|---:|")
     for m in med:

@@ -112,7 +112,7 @@ def runbook_section(name, doc):
 
 def fleet_section(name, doc):
     med = doc["medians"]
-    one = [m for m in med if m["hosts"] == 1 and m["rehearse"]][0]
+    one = ([m for m in med if m["hosts"] == 1 and m["rehearse"]] or med)[0]
     out = ["### Fleets and one host's phases (`bench/fleet.py`)", "",
            "Ratios: `migrate` wall time (every host in one wave, forks = hosts) against one host, same run:", "",
            "| hosts | rehearsal | wall / one host |", "|---:|---|---:|"]
