@@ -304,13 +304,20 @@ def commit_of_tree():
         return None
 
 
-def write_result(name, doc):
-    os.makedirs(RESULTS, exist_ok=True)
+def result_path(name):
+    """bench/results/<name>-<UTC time>.json, the time taken now (at the start of a run)."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return os.path.join(RESULTS, "%s-%s.json" % (name, stamp))
+
+
+def write_result(name, doc, out=None):
+    """Write ``doc`` (to ``out``, else a new result file); also used for partial results, so that
+    a run that dies keeps what it measured."""
+    os.makedirs(RESULTS, exist_ok=True)
     doc.setdefault("machine", machine())
     doc.setdefault("commit", commit_of_tree())
     doc.setdefault("quick", QUICK)
-    out = os.path.join(RESULTS, "%s-%s.json" % (name, stamp))
+    out = out or result_path(name)
     with open(out, "w") as fh:
         json.dump(doc, fh, indent=2)
     return out

@@ -17,11 +17,13 @@ BEGIN, END = "<!-- bench:begin (bench/render.py) -->", "<!-- bench:end -->"
 
 
 def latest(name):
-    files = sorted(glob.glob(os.path.join(common.RESULTS, name + "-*.json")))
-    if not files:
-        return None, None
-    with open(files[-1]) as fh:
-        return os.path.basename(files[-1]), json.load(fh)
+    """The newest finished result file of ``name`` (a run that died leaves a partial one)."""
+    for path in sorted(glob.glob(os.path.join(common.RESULTS, name + "-*.json")), reverse=True):
+        with open(path) as fh:
+            doc = json.load(fh)
+        if not doc.get("partial"):
+            return os.path.basename(path), doc
+    return None, None
 
 
 def fmt_rows(n):

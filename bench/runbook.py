@@ -150,6 +150,8 @@ def main():
     cluster = Cluster(inst, base).start()
     results, loads = [], []
     started = time.time()
+    out = common.result_path("runbook")
+    machine = common.machine()
     try:
         for size in SIZES:
             template = "tmpl_%d" % size
@@ -170,6 +172,8 @@ def main():
                     results[-1]["copy_s"] = copy_s
                     cluster.dropdb(db)
             cluster.dropdb(template)
+            common.write_result("runbook", {"bench": "runbook", "partial": True, "machine": machine, "loads": loads,
+                                       "results": results}, out)
     finally:
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)
@@ -186,7 +190,8 @@ def main():
     doc = {"bench": "runbook", "server": "PostgreSQL %s, stand-in pg_tviews 0.1.0 -> 0.2.0" % inst.major,
            "dataset": "10 TVIEWs (bench/common.py)", "sizes": SIZES, "repeat": REPEAT,
            "seconds": round(time.time() - started), "loads": loads, "medians": med, "results": results}
-    out = common.write_result("runbook", doc)
+    doc["machine"] = machine
+    common.write_result("runbook", doc, out)
     print("\n| rows | what | duration s | writer worst ms | writer errors | rows lost | tv_ unreadable s | tv_ = v_ after s |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for m in med:

@@ -127,6 +127,8 @@ def main():
     cluster = Cluster(inst, base).start()
     results, loads = [], []
     started = time.time()
+    out = common.result_path("swap_window")
+    machine = common.machine()
     try:
         for size in SIZES:
             db = "bench_%d" % size
@@ -155,6 +157,8 @@ def main():
                 run("rebuild", lambda: swap(cluster, db, version="0.2.0", tview_mode="rebuild"))
                 run("rollback_rebuild", lambda: swap(cluster, db, version="0.1.0", tview_mode="rebuild"))
             cluster.dropdb(db)
+            common.write_result("swap_window", {"bench": "swap_window", "partial": True, "machine": machine, "loads": loads,
+                                       "results": results}, out)
     finally:
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)
@@ -175,7 +179,8 @@ def main():
            "dataset": "10 TVIEWs (bench/common.py)", "sizes": SIZES, "repeat": REPEAT, "rebuild_repeat": REBUILD_REPEAT,
            "seconds": round(time.time() - started), "loads": loads,
            "medians": list(med.values()), "results": results}
-    out = common.write_result("swap_window", doc)
+    doc["machine"] = machine
+    common.write_result("swap_window", doc, out)
     small = min(SIZES)
     print("\n| rows | adopt / adopt at %d | adopt - floor (ms) | register / adopt | rebuild / adopt "
           "| floor ms | adopt ms | register ms | rebuild ms | rollback rebuild ms |" % small)
