@@ -136,6 +136,17 @@ def fleet_section(name, doc):
         out.append("| %d | %s | %.1f | %s | %.1f | %s |" % (
             m["hosts"], "on" if m["rehearse"] else "off", m["wall_s"],
             " | ".join(s(m["db1_phases_s"].get(p)) for p in phases), m["db1_outside_tasks_s"], ms(m.get("db1_window_ms"))))
+    # What the per-host report JSON itself records (phase duration_ms from the state file).
+    reported = {}
+    for r in doc["results"]:
+        if r["hosts"] == 1 and r["rehearse"]:
+            for p, v in ((r["reports"].get("db1") or {}).get("databases", {}).get("app", {}).get("phases_ms") or {}).items():
+                reported.setdefault(p, []).append(v)
+    if reported:
+        out += ["", "The per-host report of one host records (ms, medians): %s%s." % (
+            ", ".join("%s %s" % (p, ms(common.median(v))) for p, v in sorted(reported.items())),
+            "" if "backup" in reported and "rehearsal" in reported else "; no duration for backup or rehearsal yet, "
+            "hence the callback")]
     tasks = sorted(set(r["tasks_per_host"] for r in doc["results"]))
     out += ["", "%d run(s) per fleet, %s tv_ rows per host, %s tasks per host. File `bench/results/%s` (%d s)." % (
         doc["repeat"], fmt_rows(doc["rows_per_host"]), "/".join(str(t) for t in tasks), name, doc["seconds"]), ""]
