@@ -317,6 +317,7 @@ def write_result(name, doc, out=None):
     doc.setdefault("machine", machine())
     doc.setdefault("commit", commit_of_tree())
     doc.setdefault("quick", QUICK)
+    doc.setdefault("env", dict((k, v) for k, v in os.environ.items() if k.startswith("PGTVIEWS_BENCH_")))
     out = out or result_path(name)
     with open(out, "w") as fh:
         json.dump(doc, fh, indent=2)

@@ -164,7 +164,9 @@ def render():
             continue
         machine = machine or doc.get("machine")
         server = server or doc.get("server")
-        quick.append("%s: %s" % (bench, "quick set" if doc.get("quick") else "full set"))
+        env = dict((k, v) for k, v in (doc.get("env") or {}).items() if k != "PGTVIEWS_BENCH_QUICK")
+        quick.append("%s: %s%s" % (bench, "quick set" if doc.get("quick") else "full set",
+                                   (" with " + " ".join("%s=%s" % kv for kv in sorted(env.items()))) if env else ""))
         out += section(name, doc)
     if machine:
         out += ["Machine: %s cores (%s), %s GB, %s; %s; load average at the start %s. %s." % (
