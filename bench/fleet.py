@@ -102,9 +102,12 @@ def one_run(hosts, rehearse=True):
 def main():
     started = time.time()
     results = []
+    out = common.result_path("fleet")
+    machine = common.machine()
     for i in range(REPEAT):
         for hosts in FLEETS:
             results.append(one_run(hosts))
+            common.write_result("fleet", {"bench": "fleet", "partial": True, "machine": machine, "results": results}, out)
         if not QUICK:
             results.append(one_run(1, rehearse=False))
     med = []
@@ -125,7 +128,8 @@ def main():
     doc = {"bench": "fleet", "server": "PostgreSQL 15, stand-in pg_tviews 0.1.0 -> 0.2.0", "fleets": FLEETS,
            "repeat": REPEAT, "rows_per_host": ROWS,
            "seconds": round(time.time() - started), "medians": med, "results": results}
-    out = common.write_result("fleet", doc)
+    doc["machine"] = machine
+    common.write_result("fleet", doc, out)
     one = ([m["wall_s"] for m in med if m["hosts"] == 1 and m["rehearse"]] or [med[0]["wall_s"]])[0]
     print("\n| hosts | rehearsal | migrate wall s | / one host |")
     print("|---:|---|---:|---:|")
