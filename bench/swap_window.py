@@ -169,7 +169,7 @@ def main():
             if not rows:
                 continue
             m = {"rows": size, "kind": kind, "runs": len(rows)}
-            for f in ("window_ms", "writer_max_ms", "elapsed_ms", "consistent_after_ms", "unreadable_ms"):
+            for f in ("window_ms", "writer_max_ms", "reader_max_ms", "elapsed_ms", "consistent_after_ms", "unreadable_ms"):
                 m[f] = common.median([r.get(f) for r in rows])
             for f in ("writer_errors", "reader_errors", "rows_lost"):
                 m[f] = max(r[f] for r in rows)
