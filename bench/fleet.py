@@ -99,19 +99,11 @@ def one_run(hosts, rehearse=True):
         fleet.down()
 
 
-def main():
-    started = time.time()
-    results = []
-    out = common.result_path("fleet")
-    machine = common.machine()
-    for i in range(REPEAT):
-        for hosts in FLEETS:
-            results.append(one_run(hosts))
-            common.write_result("fleet", {"bench": "fleet", "partial": True, "machine": machine, "results": results}, out)
-        if not QUICK:
-            results.append(one_run(1, rehearse=False))
+def medians(results):
+    """Per fleet (hosts, rehearsal): the median wall time and db1's median time by phase."""
     med = []
-    for hosts, rehearse in [(h, True) for h in FLEETS] + ([] if QUICK else [(1, False)]):
+    kinds = sorted(set((r["hosts"], r["rehearse"]) for r in results), key=lambda k: (not k[1], k[0]))
+    for hosts, rehearse in kinds:
         rows = [r for r in results if r["hosts"] == hosts and r["rehearse"] == rehearse]
         phases = {}
         for r in rows:
@@ -125,6 +117,21 @@ def main():
         # What no task of db1 accounts for: ansible-playbook's start, the plan, other hosts' turns.
         m["db1_outside_tasks_s"] = round(wall - sum(m["db1_phases_s"].values()), 2)
         med.append(m)
+    return med
+
+
+def main():
+    started = time.time()
+    results = []
+    out = common.result_path("fleet")
+    machine = common.machine()
+    for i in range(REPEAT):
+        for hosts in FLEETS:
+            results.append(one_run(hosts))
+            common.write_result("fleet", {"bench": "fleet", "partial": True, "machine": machine, "results": results}, out)
+        if not QUICK:
+            results.append(one_run(1, rehearse=False))
+    med = medians(results)
     doc = {"bench": "fleet", "server": "PostgreSQL 15, stand-in pg_tviews 0.1.0 -> 0.2.0", "fleets": FLEETS,
            "repeat": REPEAT, "rows_per_host": ROWS,
            "seconds": round(time.time() - started), "medians": med, "results": results}

@@ -17,13 +17,17 @@ BEGIN, END = "<!-- bench:begin (bench/render.py) -->", "<!-- bench:end -->"
 
 
 def latest(name):
-    """The newest finished result file of ``name`` (a run that died leaves a partial one)."""
+    """The newest finished result file of ``name`` (a run that died leaves a partial one, taken
+    only with PGTVIEWS_BENCH_RENDER_PARTIAL=fleet)."""
+    partial = None
     for path in sorted(glob.glob(os.path.join(common.RESULTS, name + "-*.json")), reverse=True):
         with open(path) as fh:
             doc = json.load(fh)
         if not doc.get("partial"):
             return os.path.basename(path), doc
-    return None, None
+        if os.environ.get("PGTVIEWS_BENCH_RENDER_PARTIAL") == name and partial is None and doc.get("results"):
+            partial = (os.path.basename(path), doc)
+    return partial or (None, None)
 
 
 def fmt_rows(n):
@@ -124,6 +128,10 @@ def runbook_section(name, doc):
 
 
 def fleet_section(name, doc):
+    if doc.get("partial"):
+        from bench.fleet import medians
+        doc = dict(doc, medians=medians(doc["results"]), repeat=max(m["runs"] for m in medians(doc["results"])),
+                   rows_per_host=doc["results"][0]["rows_per_host"], seconds=0)
     med = doc["medians"]
     one = ([m for m in med if m["hosts"] == 1 and m["rehearse"]] or med)[0]
     out = ["### Fleets and one host's phases (`bench/fleet.py`)", "",
@@ -159,8 +167,9 @@ def fleet_section(name, doc):
             "" if "backup" in reported and "rehearsal" in reported else "; no duration for backup or rehearsal yet, "
             "hence the callback")]
     tasks = sorted(set(r["tasks_per_host"] for r in doc["results"]))
-    out += ["", "%d run(s) per fleet, %s tv_ rows per host, %s tasks per host. File `bench/results/%s` (%d s)." % (
-        doc["repeat"], fmt_rows(doc["rows_per_host"]), "/".join(str(t) for t in tasks), name, doc["seconds"]), ""]
+    out += ["", "%d run(s) per fleet, %s tv_ rows per host, %s tasks per host. File `bench/results/%s` (%s)." % (
+        doc["repeat"], fmt_rows(doc["rows_per_host"]), "/".join(str(t) for t in tasks), name,
+        "a run stopped before its end: the fleets it finished" if doc.get("partial") else "%d s" % doc["seconds"]), ""]
     return out
 
 
