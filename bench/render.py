@@ -19,15 +19,12 @@ BEGIN, END = "<!-- bench:begin (bench/render.py) -->", "<!-- bench:end -->"
 def latest(name):
     """The newest finished result file of ``name`` (a run that died leaves a partial one, taken
     only with PGTVIEWS_BENCH_RENDER_PARTIAL=fleet)."""
-    partial = None
     for path in sorted(glob.glob(os.path.join(common.RESULTS, name + "-*.json")), reverse=True):
         with open(path) as fh:
             doc = json.load(fh)
-        if not doc.get("partial"):
+        if not doc.get("partial") or (os.environ.get("PGTVIEWS_BENCH_RENDER_PARTIAL") == name and doc.get("results")):
             return os.path.basename(path), doc
-        if os.environ.get("PGTVIEWS_BENCH_RENDER_PARTIAL") == name and partial is None and doc.get("results"):
-            partial = (os.path.basename(path), doc)
-    return partial or (None, None)
+    return None, None
 
 
 def fmt_rows(n):
@@ -185,13 +182,15 @@ def render():
         machine = machine or doc.get("machine")
         server = server or doc.get("server")
         env = dict((k, v) for k, v in (doc.get("env") or {}).items() if k != "PGTVIEWS_BENCH_QUICK")
-        quick.append("%s: %s%s" % (bench, "quick set" if doc.get("quick") else "full set",
-                                   (" with " + " ".join("%s=%s" % kv for kv in sorted(env.items()))) if env else ""))
+        quick.append("%s: %s%s, load average at its start %s" % (
+            bench, "quick set" if doc.get("quick") else "full set",
+            (" with " + " ".join("%s=%s" % kv for kv in sorted(env.items()))) if env else "",
+            " ".join((doc.get("machine") or {}).get("loadavg_at_start") or ["?"])))
         out += section(name, doc)
     if machine:
-        out += ["Machine: %s cores (%s), %s GB, %s; %s; load average at the start %s. %s." % (
+        out += ["Machine: %s cores (%s), %s GB, %s; %s. %s." % (
             machine.get("nproc"), machine.get("cpu", "?"), machine.get("mem_gb", "?"), machine.get("platform"), server,
-            " ".join(machine.get("loadavg_at_start") or []), "; ".join(quick)), ""]
+            "; ".join(quick)), ""]
     out.append(END)
     return "\n".join(out)
 
