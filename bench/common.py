@@ -57,7 +57,7 @@ TVIEWS = [
        jsonb_build_object('id', l.id, 'post', vp.data -> 'id', 'user', vu.data -> 'name') AS data
   FROM tb_like l JOIN v_post vp ON vp.pk_post = l.fk_post JOIN v_user vu ON vu.pk_user = l.fk_user"""),
 ]
-ENTITIES = [e for e, _ in TVIEWS]
+ENTITIES = [t[0] for t in TVIEWS]
 
 BASE_SQL = """
 SET client_min_messages = warning;

@@ -23,7 +23,6 @@ override."""
 import glob
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time

@@ -53,7 +53,9 @@ def swap_section(name, doc):
     med = dict(((m["rows"], m["kind"]), m) for m in doc["medians"])
     sizes = doc["sizes"]
     small = min(sizes)
-    w = lambda size, kind: (med.get((size, kind)) or {}).get("window_ms")  # noqa: E731
+
+    def w(size, kind):
+        return (med.get((size, kind)) or {}).get("window_ms")
 
     def adopt_all(size, field="window_ms"):
         # Rehearsed and committed adopts run the same transaction (one rolls back, one commits):

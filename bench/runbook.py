@@ -172,8 +172,8 @@ def main():
                     results[-1]["copy_s"] = copy_s
                     cluster.dropdb(db)
             cluster.dropdb(template)
-            common.write_result("runbook", {"bench": "runbook", "partial": True, "machine": machine, "loads": loads,
-                                       "results": results}, out)
+            partial = {"bench": "runbook", "partial": True, "machine": machine, "loads": loads, "results": results}
+            common.write_result("runbook", partial, out)
     finally:
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)

@@ -157,8 +157,8 @@ def main():
                 run("rebuild", lambda: swap(cluster, db, version="0.2.0", tview_mode="rebuild"))
                 run("rollback_rebuild", lambda: swap(cluster, db, version="0.1.0", tview_mode="rebuild"))
             cluster.dropdb(db)
-            common.write_result("swap_window", {"bench": "swap_window", "partial": True, "machine": machine, "loads": loads,
-                                       "results": results}, out)
+            partial = {"bench": "swap_window", "partial": True, "machine": machine, "loads": loads, "results": results}
+            common.write_result("swap_window", partial, out)
     finally:
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)
