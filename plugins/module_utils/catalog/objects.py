@@ -339,15 +339,17 @@ def drift(conn, record, sample=None, classify=False):
     if sample and record['pk_column']:
         where = sql.SQL(" WHERE {pk} IN (SELECT {pk} FROM {tv} ORDER BY {pk} LIMIT {n})").format(
             pk=sql.Identifier(record['pk_column']), tv=tv, n=sql.Literal(int(sample)))
+    # one statement, so one snapshot: the stale rows are counted among the same rows
+    stale = sql.SQL(", ({})").format(stale_rows_sql(record, sample)) if classify and record.get('pk_column') else sql.SQL('')
     query = sql.SQL("SELECT (SELECT count(*) FROM (SELECT {c} FROM {tv}{w} EXCEPT ALL SELECT {c} FROM {v}{w}) a), "
-                    "(SELECT count(*) FROM (SELECT {c} FROM {v}{w} EXCEPT ALL SELECT {c} FROM {tv}{w}) b)").format(
-        c=cols, tv=tv, v=v, w=where)
+                    "(SELECT count(*) FROM (SELECT {c} FROM {v}{w} EXCEPT ALL SELECT {c} FROM {tv}{w}) b){s}").format(
+        c=cols, tv=tv, v=v, w=where, s=stale)
     with conn.cursor() as cur:
         cur.execute(query)
-        only_tv, only_v = cur.fetchone()
-    out = {'only_in_tv': only_tv, 'only_in_view': only_v}
+        row = cur.fetchone()
+    out = {'only_in_tv': row[0], 'only_in_view': row[1]}
     if classify:
-        out['stale'] = stale_rows(conn, record, sample) if only_tv else 0
+        out['stale'] = row[2] if len(row) > 2 else 0
     return out
 
 
@@ -364,14 +366,14 @@ def stale_rows_sql(record, sample=None, delete=False):
             w=where, pk=sql.Identifier(record['pk_column']), tv=tv, n=sql.Literal(int(sample)))
     if delete:
         return sql.SQL("DELETE FROM {tv} AS t WHERE {w}").format(tv=tv, w=where)
-    return sql.SQL("SELECT count(*) AS n FROM {tv} AS t WHERE {w}").format(tv=tv, w=where)
+    return sql.SQL("SELECT count(*) FROM {tv} AS t WHERE {w}").format(tv=tv, w=where)
 
 
 def stale_rows(conn, record, sample=None):
     """How many tv_ rows have a key v_ no longer has (0 without a primary key column)."""
     if not record.get('pk_column'):
         return 0
-    return fetch_one(conn, stale_rows_sql(record, sample))['n']
+    return fetch_one(conn, stale_rows_sql(record, sample))['count']
 
 
 def delete_stale_rows(conn, record):
