@@ -31,7 +31,7 @@ help:
 	@echo "make standin      build the pg_tviews stand-in packages into build/standin/"
 	@echo "make molecule     the molecule scenarios in containers (MOLECULE_SCENARIOS=\"default fleet\" for some)"
 	@echo "make faults       the fault matrix and bad inputs (tests/faults/), rendered into docs/reliability.md"
-	@echo "make bench        the swap's write-blocked window by data size, into bench/results/"
+	@echo "make bench        benchmarks into bench/results/ and docs/performance.md (PGTVIEWS_BENCH_QUICK=1: < 5 min)"
 	@echo "make lint|sanity|unit|integration|build|clean"
 
 deps: $(CACHE)/apt.stamp
@@ -115,8 +115,14 @@ demo-clean:
 molecule: deps venv collections
 	VENV=$(VENV) scripts/molecule/run.sh $(MOLECULE_SCENARIOS)
 
+# Benchmarks (issue 21; docs/performance.md), never part of `make test`: the swap's windows by size,
+# the runbook done literally against our swap, fleets of 1/3/6 with one host's time by phase.
+# PGTVIEWS_BENCH_QUICK=1 runs a smaller set (under 5 minutes).
 bench: deps venv tree standin
-	python bench/swap_window.py
+	PGTVIEWS_STANDIN_DIR=$(STANDIN_DIR) python bench/swap_window.py
+	PGTVIEWS_STANDIN_DIR=$(STANDIN_DIR) python bench/runbook.py
+	PGTVIEWS_STANDIN_DIR=$(STANDIN_DIR) python bench/fleet.py
+	python bench/render.py
 
 clean:
 	rm -rf $(BUILD_TREE) build tests/output

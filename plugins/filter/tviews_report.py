@@ -23,6 +23,10 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.report import summary
 # Host variables a record may read. Nothing else of hostvars is looked at (tviews_connection
 # only to learn the password to scrub from the output).
 FACTS = ('tviews_preflight', 'tviews_validate', 'tviews_failure')
+# The host fact the roles keep equal to the host's state file while a play runs (the last
+# pgtviews.ops.tviews_state result: {state, summary}); the report reads a host's file only when
+# the host has no such fact, or failed (a failed task may have written the file after the fact).
+STATE_FACT = 'tviews_host_state'
 SECRET_VARS = ('ansible_password', 'ansible_ssh_pass', 'ansible_become_password', 'ansible_become_pass')
 
 
@@ -69,6 +73,35 @@ def _state(result):
         return None, 'not valid JSON: %s' % to_native(e)
 
 
+def _state_fact(hv):
+    """The state document a host's facts hold (see STATE_FACT), or None."""
+    fact = _host_var(hv, STATE_FACT)
+    if isinstance(fact, dict) and isinstance(fact.get('state'), dict):
+        return fact['state']
+    return None
+
+
+def _started(hostvars, hosts):
+    return [h for h in hosts if _host_var(hostvars[h] if h in hostvars else {}, 'tviews_run_started')]
+
+
+def tviews_report_state_hosts(hostvars, hosts, failed_hosts=None):
+    """The hosts whose state file the report reads (slurps): every host of ``hosts`` except those
+    whose facts hold the current state document (see STATE_FACT) and did not fail, and those whose
+    batch has not started (their record says only "not started")."""
+    if not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError('tviews_report_state_hosts: hosts must be a list of inventory host names')
+    started = _started(hostvars, hosts)
+    out = []
+    for h in hosts:
+        hv = hostvars[h] if h in hostvars else {}
+        if started and h not in started:
+            continue
+        if h in (failed_hosts or []) or _host_var(hv, 'tviews_failure') is not None or _state_fact(hv) is None:
+            out.append(h)
+    return out
+
+
 def _scan(scan_dir, host):
     if not scan_dir:
         return None, None
@@ -83,8 +116,11 @@ def _scan(scan_dir, host):
 
 
 def tviews_report_build(hostvars, hosts, states=None, scan_dir=None, run_id=None, generated_at=None, target_version=None,
-                        failed_hosts=None, unreachable_hosts=None):
-    """{records: [record per host], files: {host: relative path}, summary: fleet model}."""
+                        failed_hosts=None, unreachable_hosts=None, state_facts=False):
+    """{records: [record per host], files: {host: relative path}, summary: fleet model}.
+
+    ``states``: the slurp results of the state files read; with ``state_facts``, a host with none
+    there has its state document from its facts (see STATE_FACT, tviews_report_state_hosts)."""
     if not isinstance(hosts, (list, tuple)):
         raise AnsibleFilterError('tviews_report_build: hosts must be a list of inventory host names')
     by_host = {}
@@ -98,14 +134,17 @@ def tviews_report_build(hostvars, hosts, states=None, scan_dir=None, run_id=None
     run = {'run_id': run_id, 'generated_at': generated_at, 'target_version': target_version}
     # A playbook that runs in waves marks each host when its batch starts (tviews_run_started): the
     # hosts of later waves are then "not started", whatever an earlier run left in their state file.
-    started = [h for h in hosts if _host_var(hostvars[h] if h in hostvars else {}, 'tviews_run_started')]
+    started = _started(hostvars, hosts)
     records = []
     for h in hosts:
         if started and h not in started:
             records.append(report_record.not_started(h, run))
             continue
         hv = hostvars[h] if h in hostvars else {}
-        state, state_error = _state(by_host.get(h))
+        if state_facts and h not in by_host and _state_fact(hv) is not None:
+            state, state_error = _state_fact(hv), None
+        else:
+            state, state_error = _state(by_host.get(h))
         scan, scan_source = _scan(scan_dir, h)
         failure = _host_var(hv, 'tviews_failure')
         if failure is None and h in (failed_hosts or []):
@@ -244,6 +283,7 @@ def tviews_counts(counts):
 
 class FilterModule(object):
     def filters(self):
-        return {'tviews_report_build': tviews_report_build, 'tviews_failure_detail': tviews_failure_detail,
+        return {'tviews_report_build': tviews_report_build, 'tviews_report_state_hosts': tviews_report_state_hosts,
+                'tviews_failure_detail': tviews_failure_detail,
                 'tviews_report_fleet': tviews_report_fleet, 'tviews_numbered': tviews_numbered,
                 'tviews_counts': tviews_counts}

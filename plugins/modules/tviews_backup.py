@@ -232,7 +232,7 @@ verification:
   returned: success, not in check mode
   type: dict
 state_data:
-  description: The facts the role records in the state file (paths, digests, versions, creation time).
+  description: The facts the role records in the state file (paths, digests, versions, creation time, and the timing started_at, finished_at, duration_ms and durations).
   returned: success, not in check mode
   type: dict
 tools:

@@ -17,9 +17,12 @@ description:
     is I(results_file), and returns as soon as it finishes or the time is up, with the phase, the
     elapsed seconds and the bytes dumped so far (read from the backup's I(progress_file)).
   - Meant for a loop whose label prints the progress and whose C(break_when) is C(finished), so a long
-    dump shows what it is doing instead of silence. It does not fetch the job's result; use
-    C(ansible.builtin.async_status) for that once C(finished) is true.
-  - Read-only.
+    dump shows what it is doing instead of silence. Without I(collect) it does not fetch the job's
+    result; use C(ansible.builtin.async_status) for that once C(finished) is true.
+  - With I(collect), the call that sees the job finished also returns the job's result in C(job)
+    and removes the job's results file, as C(ansible.builtin.async_status) and its C(cleanup) mode
+    would in two more module runs; the job's warnings are repeated as this module's warnings.
+  - Read-only, except that I(collect) removes the finished job's results file.
 options:
   results_file:
     description:
@@ -35,6 +38,11 @@ options:
       - Seconds to wait at most before reporting; it reports at once when the job has finished.
     type: int
     default: 10
+  collect:
+    description:
+      - Return a finished job's result in C(job) and remove its results file.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check mode and report what would change.
@@ -93,9 +101,17 @@ directory:
   returned: always
   type: str
 failed_job:
-  description: True when the job finished and failed (the failure itself is reported by C(async_status)).
+  description:
+    - True when the job finished and failed (the failure itself is in C(job) with I(collect), else
+      reported by C(async_status)).
   returned: always
   type: bool
+job:
+  description:
+    - The finished job's result (the backup module's return values, with C(failed) and C(msg) when it
+      failed). This module does not fail when the job failed; the caller decides.
+  returned: with collect, when the job has finished
+  type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -108,12 +124,15 @@ def main():
         results_file=dict(type='path', required=True),
         progress_file=dict(type='path'),
         wait=dict(type='int', default=10),
+        collect=dict(type='bool', default=False),
     ), supports_check_mode=True)
     p = module.params
     try:
-        out = backup_progress.observe(p['results_file'], p['progress_file'], p['wait'])
+        out = backup_progress.observe(p['results_file'], p['progress_file'], p['wait'], collect=p['collect'])
     except ValueError as e:
         module.fail_json(msg=str(e), finished=True)
+    for w in (out.get('job') or {}).get('warnings') or []:
+        module.warn(str(w))
     module.exit_json(changed=False, **out)
 
 

@@ -87,8 +87,10 @@ def job_status(results_file):
     return True, data
 
 
-def observe(results_file, progress_file, wait, poll=0.5, clock=time.time, sleep=time.sleep):
-    """Wait until the job finishes or ``wait`` seconds pass; return what was seen."""
+def observe(results_file, progress_file, wait, poll=0.2, clock=time.time, sleep=time.sleep, collect=False):
+    """Wait until the job finishes or ``wait`` seconds pass; return what was seen. With ``collect``,
+    a finished job's result is returned too (``job``, as async_status would return it) and its
+    results file removed (as async_status mode=cleanup does)."""
     deadline = clock() + max(0, wait)
     while True:
         finished, result = job_status(results_file)
@@ -115,5 +117,11 @@ def observe(results_file, progress_file, wait, poll=0.5, clock=time.time, sleep=
             total = (result.get('durations') or {}).get('total')
             if total is not None and not result.get('reused'):
                 out['elapsed'] = int(total)
+        if collect and result is not None:
+            out['job'] = result
+            try:
+                os.unlink(results_file)
+            except OSError:
+                pass
     out['size'] = human(out['bytes'])
     return out

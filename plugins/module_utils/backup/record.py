@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import hashlib
 import json
 import os
@@ -103,9 +104,27 @@ def reusable(record, database, target_version, extversion, test_restore):
     return None
 
 
+def _timing(record):
+    """started_at, finished_at and duration_ms of the backup a record describes (``created`` is when
+    it started, ``durations.total`` how long it took in seconds), for the report's phase timeline."""
+    total = (record.get('durations') or {}).get('total')
+    created = record.get('created')
+    if total is None or not created:
+        return {}
+    out = {'started_at': created, 'duration_ms': round(float(total) * 1000, 1)}
+    try:
+        start = datetime.datetime.strptime(created, '%Y-%m-%dT%H:%M:%S.%fZ')
+    except ValueError:
+        return out
+    out['finished_at'] = (start + datetime.timedelta(seconds=float(total))).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+    return out
+
+
 def state_data(record, record_path):
-    """What the role records in the state file's ``backup`` phase (no secrets, paths and versions)."""
-    return {
+    """What the role records in the state file's ``backup`` phase (no secrets, paths and versions;
+    when the backup took place and how long it took: started_at, finished_at, duration_ms, and
+    ``durations``, the seconds of each step)."""
+    return dict(_timing(record), **{
         'path': record['directory'],
         'manifest': record['manifest']['path'],
         'manifest_digest': record['manifest']['digest'],
@@ -118,7 +137,8 @@ def state_data(record, record_path):
         'target_version': record['target_version'],
         'created': record['created'],
         'test_restored': record['verification']['test_restore']['performed'],
-    }
+        'durations': record.get('durations'),
+    })
 
 
 def found_on_disk(backup_root, host_label):

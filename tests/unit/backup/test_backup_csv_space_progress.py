@@ -92,3 +92,17 @@ def test_follower_while_running_and_after(tmp_path):
 def test_follower_without_job_file(tmp_path):
     with pytest.raises(ValueError, match="no async job results file"):
         backup_progress.job_status(str(tmp_path / "missing"))
+
+
+def test_follower_collects_the_finished_job_and_removes_its_file(tmp_path):
+    results = tmp_path / "job"
+    write_json(results, {"started": 1, "finished": 0, "ansible_job_id": "j1"})
+    out = follower.observe(str(results), None, wait=0, collect=True)
+    assert out["finished"] is False and "job" not in out and results.exists()    # still running: nothing taken
+    job = {"changed": True, "bytes": 5000, "directory": "/b/1", "durations": {"total": 2.5}, "warnings": ["w"]}
+    write_json(results, job)
+    out = follower.observe(str(results), None, wait=60, collect=True)
+    assert out["finished"] is True and out["job"] == job and not results.exists()
+    write_json(results, {"failed": True, "msg": "pg_dump failed"})
+    out = follower.observe(str(results), None, wait=60, collect=True)
+    assert out["failed_job"] is True and out["job"] == {"failed": True, "msg": "pg_dump failed"} and not results.exists()

@@ -75,3 +75,16 @@ def test_reusable_rules(tmp_path):
     assert "migration to 0.2.0, not 0.3.0" in br.reusable(rec, "app", "0.3.0", "0.1.0", False)
     assert "was 0.1.0 then and is 0.2.0 now" in br.reusable(rec, "app", "0.2.0", "0.2.0", False)
     assert "not test-restored" in br.reusable(rec, "app", "0.2.0", "0.1.0", True)
+
+
+def test_state_data_times_the_backup(tmp_path):
+    path, d = make_backup(tmp_path)
+    rec = json.load(open(path))
+    rec["durations"] = {"manifest": 0.1, "dump": 1.0, "verify": 0.2, "test_restore": 0.7, "total": 2.25}
+    data = br.state_data(rec, path)
+    assert data["started_at"] == "2026-01-01T00:00:00.000000Z" and data["created"] == data["started_at"]
+    assert data["finished_at"] == "2026-01-01T00:00:02.250000Z" and data["duration_ms"] == 2250.0
+    assert data["durations"]["dump"] == 1.0
+    del rec["durations"]                               # a record without durations: no timing claimed
+    data = br.state_data(rec, path)
+    assert "duration_ms" not in data and "started_at" not in data and data["durations"] is None
