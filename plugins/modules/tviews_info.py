@@ -98,7 +98,8 @@ databases:
     tviews:
       description: Normalised TVIEW records (entity, schema, table, view, qualified_table, qualified_view, definition,
         view_definition, pk_column, fk_columns, uuid_fk_columns, dependencies, dependency_types, dependency_paths,
-        array_match_keys, depends_on, table_details, view_details, and with the data subset row_count, checksum, id_checksum).
+        array_match_keys, depends_on, table_details, view_details, and with the data subset row_count, checksum, id_checksum
+        over the rows whose key the view still has, and stale_rows, the others).
       type: list
       elements: dict
     order:

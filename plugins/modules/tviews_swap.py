@@ -111,6 +111,17 @@ options:
         a rebuild that would have to drop such objects is refused.
     type: bool
     default: true
+  repair_stale_rows:
+    description:
+      - Before the swap, delete the C(tv_) rows whose key the C(v_) view no longer has. pg_tviews 0.1 leaves
+        such a row on every DELETE of a base row (its refresh finds no view row and stops), so a 0.1 database
+        collects them; adopting and registering keep rows as they are, so without this they stay after the
+        migration too. Each TVIEW in its own short transaction that writers do not wait for. Counted per
+        TVIEW in C(stale_rows_repaired).
+      - Destructive but reversible, the rows are in the pre-migration backup. In check mode and when
+        rehearsing, the rows are only counted.
+    type: bool
+    default: false
   rehearse:
     description:
       - Run the whole transaction for real, every statement and every verification, then roll it
@@ -176,10 +187,19 @@ mode_reason:
 content_check:
   description: >-
     With C(adopt) or C(register), the check after COMMIT in one snapshot; C(ok), and C(differences) (per
-    TVIEW, rows only in C(tv_) and only in C(v_)). When not ok the task fails, but the swap has committed; see
-    the operator guide, "The swap transaction".
+    TVIEW, rows only in C(tv_) and only in C(v_)), and C(stale_rows) (per TVIEW, rows kept whose key the view no
+    longer has, which pg_tviews 0.1 left and which are not a difference). When not ok the task fails, but the swap
+    has committed; see the operator guide, "The swap transaction".
   returned: when the swap ran and kept the tables
   type: dict
+stale_rows_repaired:
+  description: >-
+    With I(repair_stale_rows), per TVIEW that had rows whose key its view no longer has, the rows deleted before
+    the swap (counted only, in check mode and when rehearsing) and the DELETE statement.
+  returned: when I(repair_stale_rows) is set and there was something to do
+  type: list
+  elements: dict
+  sample: [{tview: comment, table: public.tv_comment, rows: 3, statement: "DELETE FROM ..."}]
 content_check_ms:
   description: Time the content check took (after COMMIT, so writers were not waiting).
   returned: when the swap ran and kept the tables
@@ -245,7 +265,7 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import actio
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError, version_problem
 from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import (
-    ContentCheckError, SwapError, build_plan, execute, script)
+    ContentCheckError, SwapError, build_plan, execute, repair_stale_rows, script)
 
 
 def utc_now():
@@ -265,6 +285,7 @@ def main():
         terminate_other_sessions=dict(type='bool', default=False),
         keep_dependents=dict(type='bool', default=True),
         rehearse=dict(type='bool', default=False),
+        repair_stale_rows=dict(type='bool', default=False),
     )
     module = TviewsModule(argument_spec=argument_spec, supports_check_mode=True)
     ensure_psycopg2(module)
@@ -275,9 +296,20 @@ def main():
     conn = None
     try:
         conn = connect(p)
-        plan, ctx = build_plan(conn, p['version'], p['strategy'], p['tview_mode'], p['keep_dependents'],
-                               require_available=not module.check_mode,
-                               manifests=manifest_actions.candidates(conn, p['manifest']))
+
+        def plan_swap():
+            return build_plan(conn, p['version'], p['strategy'], p['tview_mode'], p['keep_dependents'],
+                              require_available=not module.check_mode,
+                              manifests=manifest_actions.candidates(conn, p['manifest']))
+
+        plan, ctx = plan_swap()
+        if p['repair_stale_rows'] and not ctx['done'] and ctx['strategy'] == 'swap':
+            count_only = module.check_mode or p['rehearse']
+            result['stale_rows_repaired'] = repair_stale_rows(conn, ctx['records'], p['lock_timeout'], count_only)
+            if result['stale_rows_repaired'] and not count_only:
+                result['changed'] = True
+                if p['tview_mode'] == 'auto':
+                    plan, ctx = plan_swap()  # the choice between register and rebuild saw the rows just deleted
         for warning in ctx['warnings']:
             module.warn(warning)
         result.update(from_version=ctx['from_version'], strategy=ctx['strategy'], mode=ctx['mode'],
@@ -304,8 +336,9 @@ def main():
                          "differences: %s; see the operator guide, 'The swap transaction'" % (p['login_db'], p['version'], e.cause),
                          step=e.step, **result)
     except SwapError as e:
-        module.fail_json(msg="swap of database %s to pg_tviews %s: %s; rolled back, nothing changed"
-                         % (p['login_db'], p['version'], to_native(e)), step=e.step, tview=e.tview, **result)
+        done = "the swap did not start" if e.step == 'repair' else "rolled back, nothing changed"
+        module.fail_json(msg="swap of database %s to pg_tviews %s: %s; %s" % (p['login_db'], p['version'], to_native(e), done),
+                         step=e.step, tview=e.tview, **result)
     except (DatabaseConnectionError, mf.ManifestError, UnknownGenerationError) as e:
         module.fail_json(msg=to_native(e), **result)
     finally:

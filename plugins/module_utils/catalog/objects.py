@@ -278,45 +278,58 @@ def table_columns(conn, schema, table):
     return list(row['columns']), list(row['pk'])
 
 
-def content_stats(conn, schema, table, exclude_columns=()):
+def tv_rows_from(schema, table, live=None):
+    """FROM a table (alias t); with ``live`` (a TVIEW record) only the rows whose key its v_ view
+    still has: the rows a rebuild reproduces (a rebuild drops the stale rows 0.1 leaves)."""
+    from psycopg2 import sql
+    rel = sql.SQL("{} AS t").format(sql.Identifier(schema, table))
+    if not (live and live.get('pk_column') and live.get('view')):
+        return rel
+    return sql.SQL("{rel} WHERE EXISTS (SELECT 1 FROM {v} AS v WHERE v.{pk} = t.{pk})").format(
+        rel=rel, v=sql.Identifier(live['view_schema'], live['view']), pk=sql.Identifier(live['pk_column']))
+
+
+def content_stats(conn, schema, table, exclude_columns=(), live=None):
     """Row count and a deterministic checksum (rows ordered by primary key, or by the
-    whole row without one) of a table's content, leaving out ``exclude_columns``."""
+    whole row without one) of a table's content, leaving out ``exclude_columns``; with ``live``,
+    of the rows whose key that TVIEW's view still has (see _from)."""
     from psycopg2 import sql
     columns, pk = table_columns(conn, schema, table)
     if columns is None:
         return None
     cols = [c for c in columns if c not in exclude_columns]
-    row_expr = sql.SQL("ROW({})::text").format(sql.SQL(', ').join(sql.Identifier(c) for c in cols))
-    order = sql.SQL(', ').join(sql.Identifier(c) for c in pk) if pk else row_expr
+    row_expr = sql.SQL("ROW({})::text").format(sql.SQL(', ').join(sql.SQL('t.{}').format(sql.Identifier(c)) for c in cols))
+    order = sql.SQL(', ').join(sql.SQL('t.{}').format(sql.Identifier(c)) for c in pk) if pk else row_expr
     query = sql.SQL("SELECT count(*) AS row_count, md5(coalesce(string_agg({row}, E'\\n' ORDER BY {order}), '')) AS checksum "
-                    "FROM {rel}").format(row=row_expr, order=order, rel=sql.Identifier(schema, table))
+                    "FROM {rel}").format(row=row_expr, order=order, rel=tv_rows_from(schema, table, live))
     return fetch_one(conn, query)
 
 
-def row_count_sql(schema, table):
+def row_count_sql(schema, table, live=None):
     from psycopg2 import sql
-    return sql.SQL("SELECT count(*) AS n FROM {}").format(sql.Identifier(schema, table))
+    return sql.SQL("SELECT count(*) AS n FROM {}").format(tv_rows_from(schema, table, live))
 
 
 def row_count(conn, schema, table):
     return fetch_one(conn, row_count_sql(schema, table))['n']
 
 
-def id_checksum_sql(schema, table, pk_column):
+def id_checksum_sql(schema, table, pk_column, live=None):
     from psycopg2 import sql
-    return sql.SQL("SELECT md5(coalesce(string_agg({pk}::text || ':' || id::text, ',' ORDER BY {pk}), '')) AS c "
-                   "FROM {rel}").format(pk=sql.Identifier(pk_column), rel=sql.Identifier(schema, table))
+    return sql.SQL("SELECT md5(coalesce(string_agg(t.{pk}::text || ':' || t.id::text, ',' ORDER BY t.{pk}), '')) AS c "
+                   "FROM {rel}").format(pk=sql.Identifier(pk_column), rel=tv_rows_from(schema, table, live))
 
 
-def id_checksum(conn, schema, table, pk_column):
+def id_checksum(conn, schema, table, pk_column, live=None):
     """Checksum of (pk, id) pairs: proves public ids survived a rebuild."""
-    return fetch_one(conn, id_checksum_sql(schema, table, pk_column))['c']
+    return fetch_one(conn, id_checksum_sql(schema, table, pk_column, live))['c']
 
 
-def drift(conn, record, sample=None):
+def drift(conn, record, sample=None, classify=False):
     """Rows where a TVIEW's tv_ table and its v_ view disagree (EXCEPT both ways over the
     view's columns; tv_'s own timestamps are not in the view). ``sample`` limits the check
-    to that many primary keys (the smallest), for very large TVIEWs."""
+    to that many primary keys (the smallest), for very large TVIEWs. ``classify`` adds
+    ``stale``: how many of the rows only in tv_ have a key v_ no longer has (see stale_rows)."""
     from psycopg2 import sql
     view_cols, dummy = table_columns(conn, record['view_schema'], record['view'])
     cols = sql.SQL(', ').join(sql.Identifier(c) for c in view_cols)
@@ -326,13 +339,50 @@ def drift(conn, record, sample=None):
     if sample and record['pk_column']:
         where = sql.SQL(" WHERE {pk} IN (SELECT {pk} FROM {tv} ORDER BY {pk} LIMIT {n})").format(
             pk=sql.Identifier(record['pk_column']), tv=tv, n=sql.Literal(int(sample)))
+    # one statement, so one snapshot: the stale rows are counted among the same rows
+    stale = sql.SQL(", ({})").format(stale_rows_sql(record, sample)) if classify and record.get('pk_column') else sql.SQL('')
     query = sql.SQL("SELECT (SELECT count(*) FROM (SELECT {c} FROM {tv}{w} EXCEPT ALL SELECT {c} FROM {v}{w}) a), "
-                    "(SELECT count(*) FROM (SELECT {c} FROM {v}{w} EXCEPT ALL SELECT {c} FROM {tv}{w}) b)").format(
-        c=cols, tv=tv, v=v, w=where)
+                    "(SELECT count(*) FROM (SELECT {c} FROM {v}{w} EXCEPT ALL SELECT {c} FROM {tv}{w}) b){s}").format(
+        c=cols, tv=tv, v=v, w=where, s=stale)
     with conn.cursor() as cur:
         cur.execute(query)
-        only_tv, only_v = cur.fetchone()
-    return {'only_in_tv': only_tv, 'only_in_view': only_v}
+        row = cur.fetchone()
+    out = {'only_in_tv': row[0], 'only_in_view': row[1]}
+    if classify:
+        out['stale'] = row[2] if len(row) > 2 else 0
+    return out
+
+
+def stale_rows_sql(record, sample=None, delete=False):
+    """tv_ rows whose key v_ no longer has: what pg_tviews 0.1 leaves when a base row is
+    deleted (its refresh finds no v_ row and returns; it never deletes a tv_ row). Counted,
+    or with ``delete`` deleted (returning nothing)."""
+    from psycopg2 import sql
+    tv = sql.Identifier(record['schema'], record['table'])
+    where = sql.SQL("NOT EXISTS (SELECT 1 FROM {v} AS v WHERE v.{pk} = t.{pk})").format(
+        v=sql.Identifier(record['view_schema'], record['view']), pk=sql.Identifier(record['pk_column']))
+    if sample:
+        where = sql.SQL("{w} AND t.{pk} IN (SELECT {pk} FROM {tv} ORDER BY {pk} LIMIT {n})").format(
+            w=where, pk=sql.Identifier(record['pk_column']), tv=tv, n=sql.Literal(int(sample)))
+    if delete:
+        return sql.SQL("DELETE FROM {tv} AS t WHERE {w}").format(tv=tv, w=where)
+    return sql.SQL("SELECT count(*) FROM {tv} AS t WHERE {w}").format(tv=tv, w=where)
+
+
+def stale_rows(conn, record, sample=None):
+    """How many tv_ rows have a key v_ no longer has (0 without a primary key column)."""
+    if not record.get('pk_column'):
+        return 0
+    return fetch_one(conn, stale_rows_sql(record, sample))['count']
+
+
+def delete_stale_rows(conn, record):
+    """Delete the tv_ rows whose key v_ no longer has; returns how many."""
+    if not record.get('pk_column'):
+        return 0
+    with conn.cursor() as cur:
+        cur.execute(stale_rows_sql(record, delete=True))
+        return cur.rowcount
 
 
 def relation_fingerprints(conn, qualified_names):

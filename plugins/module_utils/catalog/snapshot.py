@@ -61,12 +61,16 @@ def snapshot(conn, gather_subset=('catalog',)):
 
 
 def add_tview_stats(conn, records):
-    """Row count, content checksum (timestamps left out) and id checksum of each tv_ table."""
+    """Row count, content checksum (timestamps left out) and id checksum of each tv_ table, over
+    the rows a rebuild reproduces; ``stale_rows``: the others, rows whose key the view no longer
+    has (pg_tviews 0.1 leaves one on every DELETE), which a rebuild drops."""
     for r in records:
         if r['table']:
-            stats = objects.content_stats(conn, r['schema'], r['table'], objects.VOLATILE_TV_COLUMNS)
-            r['row_count'], r['checksum'] = stats['row_count'], stats['checksum']
-            r['id_checksum'] = objects.id_checksum(conn, r['schema'], r['table'], r['pk_column']) if r['pk_column'] else None
+            stale = objects.stale_rows(conn, r) if r.get('qualified_view') else 0
+            live = r if stale else None
+            stats = objects.content_stats(conn, r['schema'], r['table'], objects.VOLATILE_TV_COLUMNS, live=live)
+            r['row_count'], r['checksum'], r['stale_rows'] = stats['row_count'], stats['checksum'], stale
+            r['id_checksum'] = objects.id_checksum(conn, r['schema'], r['table'], r['pk_column'], live) if r['pk_column'] else None
 
 
 def add_content_stats(conn, result):

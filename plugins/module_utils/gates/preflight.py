@@ -82,7 +82,8 @@ def check_database(p, db, explicit, own_pids, check_mode=False):
         checks.append(gates_catalog.consistency(db, records, objects.tview_triggers(conn), missing_tables_reported=not info['done']))
         if not info['done']:
             checks.append(gates_catalog.dependents(db, gates_probe.dependents(conn, adapter, p['version']), p['version']))
-        checks.append(gates_catalog.drift(db, gates_probe.drift_all(conn, live, p['drift_sample']), p['drift_sample']))
+        checks.append(gates_catalog.drift(db, gates_probe.drift_all(conn, live, p['drift_sample']), p['drift_sample'],
+                                          after_swap=info['done']))
         if p['explain_definitions']:
             checks.append(gates_catalog.definitions(db, gates_probe.explain_definitions(conn, live, facts['schema'])))
         else:

@@ -146,15 +146,15 @@ def read_all(conn, records):
 
 
 def drift_all(conn, records, sample):
-    """[{tview, table, view, only_in_tv, only_in_view, error}] for every TVIEW with both relations."""
+    """[{tview, table, view, only_in_tv, only_in_view, stale, error}] for every TVIEW with both relations."""
     results = []
     for r in records:
         if not (r.get('qualified_table') and r.get('qualified_view')):
             continue
         item = {'tview': r['entity'], 'table': r['qualified_table'], 'view': r['qualified_view'],
-                'only_in_tv': 0, 'only_in_view': 0, 'error': None}
+                'only_in_tv': 0, 'only_in_view': 0, 'stale': 0, 'error': None}
         try:
-            item.update(objects.drift(conn, r, sample or None))
+            item.update(objects.drift(conn, r, sample or None, classify=True))
         except Exception as e:
             item['error'] = one_line(e)
         results.append(item)

@@ -132,7 +132,8 @@ def validate_database(module, db):
     conn = connect(p, db, autocommit=False)
     try:
         conn.set_session(isolation_level='REPEATABLE READ', readonly=True)
-        checks.append(gates_catalog.drift(db, gates_probe.drift_all(conn, records, p['drift_sample']), p['drift_sample']))
+        results = gates_probe.drift_all(conn, records, p['drift_sample'])
+        checks.append(gates_catalog.drift(db, results, p['drift_sample'], after_swap=True))
     finally:
         conn.rollback()
         conn.close()

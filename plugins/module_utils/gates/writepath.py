@@ -76,10 +76,12 @@ def candidate_keys(conn, record, records, n=CANDIDATES, sample=SAMPLE_ROWS):
     refs = [sql.SQL("SELECT {fk} AS k FROM {rel} WHERE {fk} IN (SELECT k FROM cand)").format(
         fk=sql.Identifier(fk), rel=sql.Identifier(schema, table)) for schema, table, fk in fan_out_dependents(record, records)]
     refs_sql = sql.SQL(" UNION ALL ").join(refs) if refs else sql.SQL("SELECT NULL::bigint AS k WHERE false")
-    query = sql.SQL("WITH cand AS (SELECT {pk} AS k FROM {tv} ORDER BY {pk} LIMIT {sample}), refs AS ({refs}) "
+    # keys the view still has: a stale row 0.1 left behind a delete has no base row to write
+    query = sql.SQL("WITH cand AS (SELECT t.{pk} AS k FROM {tv} ORDER BY t.{pk} LIMIT {sample}), refs AS ({refs}) "
                     "SELECT cand.k, count(refs.k) AS fan_out FROM cand LEFT JOIN refs ON refs.k = cand.k "
                     "GROUP BY cand.k ORDER BY 2, 1 LIMIT {n}").format(
-        pk=pk, tv=sql.Identifier(record['schema'], record['table']), sample=sql.Literal(int(sample)), refs=refs_sql,
+        pk=pk, tv=objects.tv_rows_from(record['schema'], record['table'], record if record.get('qualified_view') else None),
+        sample=sql.Literal(int(sample)), refs=refs_sql,
         n=sql.Literal(int(n)))
     with conn.cursor() as cur:
         cur.execute(query)

@@ -22,7 +22,7 @@ STORE_TABLE = 'manifests'
 # per-generation extras are left out, so a manifest compares across versions).
 TVIEW_FIELDS = ('entity', 'schema', 'table', 'view', 'qualified_table', 'qualified_view', 'definition',
                 'view_definition', 'pk_column', 'fk_columns', 'uuid_fk_columns', 'dependencies', 'dependency_types',
-                'dependency_paths', 'array_match_keys', 'depends_on', 'row_count', 'checksum', 'id_checksum')
+                'dependency_paths', 'array_match_keys', 'depends_on', 'row_count', 'checksum', 'id_checksum', 'stale_rows')
 
 DIFF_KINDS = ('missing_tview', 'extra_tview', 'definition', 'row_count', 'checksum', 'ids', 'index', 'grant',
               'comment', 'dependent', 'base_table')

@@ -271,11 +271,60 @@ def drifted(conn, records):
     out = []
     for r in records:
         if r.get('qualified_table') and r.get('qualified_view'):
-            d = objects.drift(conn, r)
+            d = objects.drift(conn, r, classify=True)
             if d['only_in_tv'] or d['only_in_view']:
-                out.append('%s (%d row(s) only in %s, %d only in %s)' % (
-                    r['entity'], d['only_in_tv'], r['qualified_table'], d['only_in_view'], r['qualified_view']))
+                out.append('%s (%d row(s) only in %s%s, %d only in %s)' % (
+                    r['entity'], d['only_in_tv'], r['qualified_table'],
+                    ', %d of them with a key the view no longer has' % d['stale'] if d['stale'] else '',
+                    d['only_in_view'], r['qualified_view']))
     return out
+
+
+def repair_stale_rows(conn, records, lock_timeout_ms, count_only=False):
+    """Delete the tv_ rows whose key the v_ view no longer has (pg_tviews 0.1 leaves one on every
+    DELETE: its refresh finds no v_ row and stops), before the swap. Each TVIEW in its own short
+    transaction: ROW EXCLUSIVE on the tv_ table, which no application statement conflicts with,
+    and row locks only on rows no writer touches (their base rows are gone); lock_timeout and a
+    short deadlock_timeout make this session, never a writer, the one that gives way. Reversible:
+    the pre-migration backup holds the rows. ``count_only`` (check mode, rehearsal) deletes nothing.
+    Returns [{tview, table, rows, statement}] for the TVIEWs that had such rows."""
+    import psycopg2
+    out = []
+    conn.rollback()
+    autocommit, conn.autocommit = conn.autocommit, False  # the settings below are per transaction
+    try:
+        for r in records:
+            item = _repair_one(conn, r, lock_timeout_ms, count_only, psycopg2)
+            if item:
+                out.append(item)
+    finally:
+        conn.autocommit = autocommit
+    return out
+
+
+def _repair_one(conn, r, lock_timeout_ms, count_only, psycopg2):
+    if not (r.get('qualified_table') and r.get('qualified_view') and r.get('pk_column')):
+        return None
+    statement = objects.stale_rows_sql(r, delete=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(SETTINGS_SQL, ('%dms' % lock_timeout_ms, '0', '%dms' % DEADLOCK_TIMEOUT_MS))
+            if count_only:
+                n = objects.stale_rows(conn, r)
+            else:
+                cur.execute(statement)
+                n = cur.rowcount
+        if count_only:
+            conn.rollback()
+        else:
+            conn.commit()
+    except psycopg2.Error as e:
+        conn.rollback()
+        raise SwapError('repair', "could not delete the stale rows of %s: %s"
+                        % (r['qualified_table'], ' '.join(str(e.pgerror or e).split())), r['entity'])
+    if not n:
+        return None
+    return {'tview': r['entity'], 'table': r['qualified_table'], 'rows': n, 'statement': statement.as_string(conn)}
 
 
 def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require_available=True, manifests=()):
@@ -412,9 +461,12 @@ def count_statements(ctx):
         return out
     for r in ctx['records']:
         if r['qualified_table']:
-            ids = (objects.id_checksum_sql(r['schema'], r['table'], r['pk_column'])
+            # Only the rows whose key the view still has: a rebuild drops the stale rows pg_tviews
+            # 0.1 leaves behind deletes (objects.stale_rows), and reproduces every other one.
+            live = r if r.get('qualified_view') else None
+            ids = (objects.id_checksum_sql(r['schema'], r['table'], r['pk_column'], live)
                    if ctx['mode'] == 'rebuild' and r['pk_column'] else None)
-            out.append((r, objects.row_count_sql(r['schema'], r['table']), ids))
+            out.append((r, objects.row_count_sql(r['schema'], r['table'], live), ids))
     return out
 
 
@@ -530,10 +582,12 @@ def content_check(conn, ctx):
             if r is None or not r['qualified_table'] or not r['qualified_view']:
                 differences.append({'tview': old['entity'], 'problem': 'not registered after COMMIT'})
                 continue
-            d = objects.drift(conn, r)
+            d = objects.drift(conn, r, classify=True)
             outcomes[old['entity']] = dict(d, rows=objects.row_count(conn, r['schema'], r['table']))
-            if d['only_in_tv'] or d['only_in_view']:
-                problem = "%d row(s) only in %s, %d only in %s" % (d['only_in_tv'], r['qualified_table'],
+            # Rows whose key the view no longer has are what pg_tviews 0.1 leaves on DELETE; the
+            # swap keeps rows as they were and never makes one (see gates.catalog.drift).
+            if d['only_in_tv'] - d['stale'] or d['only_in_view']:
+                problem = "%d row(s) only in %s, %d only in %s" % (d['only_in_tv'] - d['stale'], r['qualified_table'],
                                                                    d['only_in_view'], r['qualified_view'])
                 differences.append(dict(d, tview=old['entity'], table=r['qualified_table'], problem=problem))
     finally:
@@ -566,7 +620,8 @@ def _check_content(conn, ctx, result):
     result['content_check_ms'] = round((time.monotonic() - t0) * 1000, 1)
     for t in result.get('tviews', []):
         t['rows_after'] = outcomes.get(t['tview'], {}).get('rows')
-    result['content_check'] = {'ok': not differences, 'differences': differences}
+    result['content_check'] = {'ok': not differences, 'differences': differences,
+                               'stale_rows': dict((e, o['stale']) for e, o in sorted(outcomes.items()) if o.get('stale'))}
     if differences:
         raise ContentCheckError(differences, result)
 

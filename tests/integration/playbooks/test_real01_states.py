@@ -2,7 +2,7 @@
 tests/fixtures/schemas/real01_states.sql): a TVIEW without triggers (it reads only a helper
 view), orphaned metadata after a DROP TABLE in a session without the library's hook, a TVIEW
 made by CREATE TABLE tv_x AS in a hooked session, a plain tv_ table made in a session without
-it, and jsonb_delta installed. Preflight reports each; migrate (which removes the orphaned
+it, stale tv_ rows left by deletes, and jsonb_delta installed. Preflight reports each; migrate (which removes the orphaned
 metadata only when asked), rollback immediate, migrate and rollback complete succeed, and each
 leaves the database no less consistent than it found it."""
 
@@ -29,7 +29,7 @@ def state_of(c):
     """What consistency means here, per registered TVIEW: table and view present, tv_ equal to
     v_, triggers; plus orphaned entries, plain tv_ tables and jsonb_delta."""
     v = version(c)
-    out = {"version": v, "tviews": {}, "orphans": [], "plain": [], "jsonb_delta": False}
+    out = {"version": v, "tviews": {}, "orphans": [], "plain": [], "jsonb_delta": False, "stale": {}}
     for entity, table_oid, view_oid, ndeps in c.execute(REGISTERED_SQL[v], "app"):
         table = c.execute("SELECT to_regclass(%s::oid::regclass::text)::text", "app", (table_oid,))[0][0] \
             if c.execute("SELECT count(*) FROM pg_class WHERE oid = %s", "app", (table_oid,))[0][0] else None
@@ -47,6 +47,11 @@ def state_of(c):
         trig = c.execute("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE %s", "app",
                          ("trg\\_tview\\_" + entity.replace("_", "\\_") + "\\_on\\_%",))[0][0]
         out["tviews"][entity] = {"equal": diff == 0, "triggers": trig, "dependencies": ndeps}
+        pk = '"%s"' % ("pk_" + entity).replace('"', '""')
+        stale = [r[0] for r in c.execute("SELECT t.%s FROM %s t WHERE NOT EXISTS (SELECT 1 FROM %s v WHERE v.%s = t.%s)"
+                                         " ORDER BY 1" % (pk, table, view, pk, pk), "app")]
+        if stale:
+            out["stale"][entity] = stale
     known = "'" + "', '".join(out["tviews"]) + "'"
     out["plain"] = [r[0] for r in c.execute(
         "SELECT relname::text FROM pg_class WHERE relname LIKE 'tv\\_%%' AND relkind = 'r'"
@@ -67,10 +72,13 @@ def assert_no_less_consistent(before, after):
     assert after["jsonb_delta"] == before["jsonb_delta"]
 
 
-def checks(fleet, phase):
+def recorded(fleet, phase):
     with open(os.path.join(fleet.root, "db1", "state", "state.json")) as fh:
-        state = json.load(fh)
-    return dict((c["name"], c) for c in state["databases"]["app"][phase]["checks"])
+        return json.load(fh)["databases"]["app"][phase]
+
+
+def checks(fleet, phase):
+    return dict((c["name"], c) for c in recorded(fleet, phase)["checks"])
 
 
 @pytest.fixture
@@ -88,13 +96,16 @@ def test_real01_states_migrate_and_roll_back(fleet):
     assert start["orphans"] == ["gone"] and start["plain"] == ["tv_legacy"] and start["jsonb_delta"]
     assert start["tviews"]["note"] == {"equal": True, "triggers": 0, "dependencies": 0}   # frozen under 0.1
     assert start["tviews"]["tag"]["triggers"] == 1                                       # CTAS in a hooked session
+    assert start["stale"] == {"comment": [1, 2, 3]} and not start["tviews"]["comment"]["equal"]   # left by deletes
 
     # Preflight reports every state; the orphaned metadata fails it until asked to clean.
     pre = fleet.playbook("preflight", "-e", "tviews_preflight_target_installed=false")
     assert pre.returncode != 0, pre.stdout[-3000:]
     out = pre.stdout + pre.stderr
     for needle in ("orphaned_metadata", "tv_note has no triggers under 0.1", "tv_legacy", "jsonb_delta",
-                   "tviews_preflight_clean_orphaned_metadata"):
+                   "tviews_preflight_clean_orphaned_metadata",
+                   "public.tv_comment has 3 row(s) whose key public.v_comment no longer has",
+                   "tviews_swap_repair_stale_rows: true"):
         assert needle in out, needle
     assert state_of(c) == start                                       # preflight changed nothing
 
@@ -104,8 +115,15 @@ def test_real01_states_migrate_and_roll_back(fleet):
     assert found["orphaned_metadata"]["status"] == "pass" and "removed the leftovers" in found["orphaned_metadata"]["reason"]
     assert found["frozen_tviews"]["status"] == "warn" and "it will be" in found["frozen_tviews"]["reason"]
     assert found["unregistered_tables"]["status"] == "warn" and found["jsonb_delta"]["status"] == "warn"
+    # stale rows: a warning before, kept by the adopting swap (not a difference), and told apart after
+    assert found["drift"]["status"] == "warn", found["drift"]
+    assert "public.tv_comment has 3 row(s) whose key public.v_comment no longer has" in found["drift"]["reason"]
+    assert recorded(fleet, "swap")["stale_rows_kept"] == {"comment": 3}
+    assert recorded(fleet, "swap")["stale_rows_repaired"] == {}
+    validated = checks(fleet, "validate")["drift"]
+    assert validated["status"] == "warn" and "not drift the migration made" in validated["reason"], validated
     migrated = state_of(c)
-    assert migrated["version"] == "0.2.0"
+    assert migrated["version"] == "0.2.0" and migrated["stale"] == start["stale"]
     assert_no_less_consistent(start, migrated)
     assert migrated["orphans"] == [] and migrated["tviews"]["note"]["triggers"] == 1   # 0.2 follows the helper view
     c.execute("UPDATE tb_note SET body = 'changed' WHERE pk_note = 1", "app")
@@ -121,11 +139,19 @@ def test_real01_states_migrate_and_roll_back(fleet):
                                           for e, t in migrated["tviews"].items()))
     assert_no_less_consistent(expected, rolled)
     assert rolled["tviews"]["note"]["triggers"] == 0                   # frozen again under 0.1, as before
+    assert rolled["stale"] == {}                                       # rebuilt (registering would have kept them)
 
-    again = fleet.playbook("migrate")
+    # the application goes on deleting under 0.1; this time the swap deletes the stale rows first
+    c.execute("DELETE FROM tb_comment WHERE pk_comment IN (4, 5)", "app")
+    assert state_of(c)["stale"] == {"comment": [4, 5]}
+    again = fleet.playbook("migrate", "-e", "tviews_swap_repair_stale_rows=true")
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
+    assert "first deleted 2 row(s) pg_tviews 0.1 had left behind deleted base rows" in again.stdout
+    assert recorded(fleet, "swap")["stale_rows_repaired"] == {"comment": 2}
+    assert recorded(fleet, "swap")["stale_rows_kept"] == {}
+    assert checks(fleet, "validate")["drift"]["status"] == "pass"
     assert_no_less_consistent(rolled, dict(state_of(c)))
-    assert state_of(c)["version"] == "0.2.0"
+    assert state_of(c)["version"] == "0.2.0" and state_of(c)["tviews"]["comment"]["equal"]
 
     full = fleet.playbook("rollback", "-e", "tviews_target_hosts=db1", "-e", "tviews_rollback_mode=complete", "-e", "tviews_rollback_confirm=true")
     assert full.returncode == 0, full.stdout[-4000:] + full.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""Stand-in 0.1.0 where upstream's code differs from its intent (issue 20, points 2, 4, 6).
+"""Stand-in 0.1.0 where upstream's code differs from its intent (issue 20, points 2, 3, 4, 6).
 
 Each test pins the stand-in to upstream's Rust source (fraiseql/pg_tviews at the reference's
 HEAD), since that is what a migration meets on real 0.1 databases."""
@@ -19,6 +19,41 @@ def db(pg_cluster, fixture_db):
     yield d
     d.conn.rollback()
     d.close()
+
+
+# --------------------------------------------------------------- point 3: delete and refresh
+
+def stale_keys(db, entity):
+    return db.col("SELECT pk_%s FROM tv_%s t WHERE NOT EXISTS (SELECT 1 FROM v_%s v WHERE v.pk_%s = t.pk_%s)"
+                  " ORDER BY 1" % ((entity,) * 5))
+
+
+def test_delete_leaves_the_stale_tv_row_silently(db):
+    """src/refresh/main.rs (0.1): refresh_pk looks the deleted key up in v_, finds nothing and
+    returns; no code deletes a tv_ row. No error, no warning; readers still see the row."""
+    del db.conn.notices[:]
+    db.q("DELETE FROM tb_comment WHERE pk_comment = 3")
+    assert db.one("SELECT count(*) FROM tb_comment WHERE pk_comment = 3") == 0
+    assert db.one("SELECT count(*) FROM tv_comment WHERE pk_comment = 3") == 1
+    assert stale_keys(db, "comment") == [3]
+    assert not [n for n in db.conn.notices if "WARNING" in n]
+    # deleting a post (its comments first) leaves its row the same way
+    db.q("DELETE FROM tb_comment WHERE fk_post = 2")
+    db.q("DELETE FROM tb_post WHERE pk_post = 2")
+    assert 2 in stale_keys(db, "post")
+    # a full refresh (TRUNCATE + INSERT from v_) is what removes them under 0.1
+    db.q("SELECT pg_tviews_refresh('comment')")
+    assert stale_keys(db, "comment") == []
+
+
+def test_every_refresh_stamps_updated_at(db):
+    """src/refresh/main.rs: the upsert runs whether or not the row changed and sets
+    updated_at = now(): a write that changes nothing in v_ still rewrites the tv_ row."""
+    db.q("UPDATE tv_user SET updated_at = '2000-01-01' WHERE pk_user = 2")
+    before = db.one("SELECT data FROM tv_user WHERE pk_user = 2")
+    db.q("UPDATE tb_user SET name = name WHERE pk_user = 2")                 # no change in v_user
+    assert db.one("SELECT data FROM tv_user WHERE pk_user = 2") == before
+    assert db.one("SELECT updated_at > '2000-01-01' FROM tv_user WHERE pk_user = 2") is True
 
 
 # --------------------------------------------------------------- point 2: dependencies

@@ -345,7 +345,7 @@ def test_adopt_window_scans_no_tv_table(cluster, app):
     # The real thing: committed, and the content checked after COMMIT in one snapshot.
     plan, ctx = _plan(cluster, db)
     res = _execute(cluster, db, plan, ctx)
-    assert res["content_check"] == {"ok": True, "differences": []} and res["content_check_ms"] > 0
+    assert res["content_check"] == {"ok": True, "differences": [], "stale_rows": {}} and res["content_check_ms"] > 0
     assert {t["tview"]: t["rows_after"] for t in res["tviews"]}["post"] == 60
     facts, recs = assert_live_and_equal(cluster, db)
     assert facts["extversion"] == "0.2.0"
@@ -448,7 +448,9 @@ def test_rollback_to_01_by_registration(cluster, app):
     facts, recs, conn = state(cluster, db)
     try:
         for r in recs.values():
-            assert objects.drift(conn, r) == {"only_in_tv": 0, "only_in_view": 0}, r["entity"]
+            # as 0.1 does: the deleted comment's tv_ row stays (a stale row), nothing else differs
+            stale = 1 if r["entity"] == "comment" else 0
+            assert objects.drift(conn, r, classify=True) == {"only_in_tv": stale, "only_in_view": 0, "stale": stale}, r["entity"]
     finally:
         conn.close()
     ver = verify_manifest(cluster, db, manifest, allow=["row_count", "checksum", "ids", "base_table"])
@@ -470,3 +472,41 @@ def test_rollback_registration_falls_back_to_rebuild(cluster, app):
     assert refused.get("changed") is False, refused   # done already
     facts, recs = assert_live_and_equal(cluster, db)
     assert facts["extversion"] == "0.1.0" and "tag" in recs
+
+
+def _stale(cluster, db):
+    return [r[0] for r in cluster.execute(
+        "SELECT t.pk_comment FROM tv_comment t WHERE NOT EXISTS (SELECT 1 FROM v_comment v WHERE v.pk_comment = t.pk_comment)"
+        " ORDER BY 1", db)]
+
+
+def test_stale_rows_0_1_left_are_kept_or_repaired(cluster, app):
+    """0.1 leaves a deleted comment's tv_ row (issue 20, point 3). Adopting keeps it, and the
+    content check after COMMIT counts it without calling it a difference; asked to, the swap
+    deletes such rows first (counted only in check mode and rehearsals), and a rebuild, which
+    drops them, verifies the rows it reproduces."""
+    db, manifest = app
+    cluster.execute("DELETE FROM tb_comment WHERE pk_comment IN (1, 2)", db)
+    assert _stale(cluster, db) == [1, 2]
+    plan = swap(cluster, db, check_mode=True, version="0.2.0", repair_stale_rows=True)
+    assert plan["stale_rows_repaired"] == [{"tview": "comment", "table": "public.tv_comment", "rows": 2, "statement": (
+        'DELETE FROM "public"."tv_comment" AS t WHERE NOT EXISTS (SELECT 1 FROM "public"."v_comment" AS v '
+        'WHERE v."pk_comment" = t."pk_comment")')}]
+    rehearsed = swap(cluster, db, version="0.2.0", repair_stale_rows=True, rehearse=True)
+    assert rehearsed["stale_rows_repaired"][0]["rows"] == 2 and not rehearsed["changed"]
+    assert _stale(cluster, db) == [1, 2]                                   # counted, not deleted
+    kept = swap(cluster, db, version="0.2.0", manifest=manifest)
+    assert not kept.get("failed"), kept.get("msg")
+    assert kept["content_check"] == {"ok": True, "differences": [], "stale_rows": {"comment": 2}}
+    assert _stale(cluster, db) == [1, 2]
+    # back to 0.1 by rebuild: the stale rows go, every other row keeps its id
+    back = swap(cluster, db, version="0.1.0", tview_mode="rebuild")
+    assert not back.get("failed"), back.get("msg")
+    assert _stale(cluster, db) == []
+    assert [t["rows_before"] == t["rows_after"] for t in back["tviews"]] == [True] * 4
+    cluster.execute("DELETE FROM tb_comment WHERE pk_comment = 3", db)
+    again = swap(cluster, db, version="0.2.0", repair_stale_rows=True)
+    assert not again.get("failed"), again.get("msg")
+    assert [(r["tview"], r["rows"]) for r in again["stale_rows_repaired"]] == [("comment", 1)]
+    assert again["content_check"]["stale_rows"] == {} and _stale(cluster, db) == []
+    assert swap(cluster, db, version="0.2.0", repair_stale_rows=True)["changed"] is False   # idempotent

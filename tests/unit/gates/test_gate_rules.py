@@ -121,6 +121,24 @@ def test_health_and_its_blind_spots():
     assert orphan["status"] == "warn" and "trg_tview_old_on_tb_old on public.tb_old" in orphan["reason"]
 
 
+def test_drift_tells_rows_0_1_left_from_other_differences():
+    ok = {"tview": "post", "table": "public.tv_post", "view": "public.v_post", "only_in_tv": 0, "only_in_view": 0, "stale": 0}
+    stale = dict(ok, tview="comment", table="public.tv_comment", view="public.v_comment", only_in_tv=3, stale=3)
+    before = gates_catalog.drift("app", [ok, stale], 0)
+    assert before["status"] == "warn" and before["details"]["stale"] == {"comment": 3}
+    assert "public.tv_comment has 3 row(s) whose key public.v_comment no longer has" in before["reason"]
+    assert "pg_tviews 0.1 never deletes a TVIEW row" in before["reason"]
+    assert "tviews_swap_repair_stale_rows: true" in before["reason"]
+    after = gates_catalog.drift("app", [ok, stale], 0, after_swap=True)
+    assert after["status"] == "warn" and "not drift the migration made" in after["reason"]
+    # a changed row, or a row missing from tv_, is not 0.1's: it fails, and the stale rows are told apart
+    mixed = gates_catalog.drift("app", [dict(stale, only_in_tv=4, only_in_view=1)], 0, after_swap=True)
+    assert mixed["status"] == "fail" and mixed["details"]["tviews"] == ["comment"]
+    assert "(1 row(s) only in tv_, 1 only in v_, besides 3 stale)" in mixed["reason"]
+    missing = gates_catalog.drift("app", [dict(ok, only_in_view=2)], 0, after_swap=True)
+    assert missing["status"] == "fail" and "stale" not in missing["reason"]
+
+
 def test_drift_definitions_readable_manifest():
     ok = {"tview": "post", "table": "public.tv_post", "view": "public.v_post", "only_in_tv": 0, "only_in_view": 0}
     assert gates_catalog.drift("app", [ok], 0)["reason"].endswith("(EXCEPT both ways, every row)")
