@@ -144,10 +144,13 @@ def test_real01_states_migrate_and_roll_back(fleet):
     # the application goes on deleting under 0.1; this time the swap deletes the stale rows first
     c.execute("DELETE FROM tb_comment WHERE pk_comment IN (4, 5)", "app")
     assert state_of(c)["stale"] == {"comment": [4, 5]}
-    again = fleet.playbook("migrate", "-e", "tviews_swap_repair_stale_rows=true")
+    again = fleet.playbook("migrate", "-e", "tviews_swap_repair_stale_rows=true", "-e", "tviews_report_run_id=repair")
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
     assert "first deleted 2 row(s) pg_tviews 0.1 had left behind deleted base rows" in again.stdout
     assert recorded(fleet, "swap")["stale_rows_repaired"] == {"comment": 2}
+    with open(os.path.join(fleet.root, "reports", "repair", "hosts", "db1.json")) as fh:
+        report = json.load(fh)                                         # counted in the host's report too
+    assert report["databases"]["app"]["swap"]["stale_rows_repaired"] == {"comment": 2}, report["databases"]["app"]["swap"]
     assert recorded(fleet, "swap")["stale_rows_kept"] == {}
     assert checks(fleet, "validate")["drift"]["status"] == "pass"
     assert_no_less_consistent(rolled, dict(state_of(c)))
