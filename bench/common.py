@@ -94,6 +94,17 @@ INSERT INTO tb_like SELECT g, md5('like' || g)::uuid, 1 + g %% %(post)s, 1 + (g 
 """
 
 
+def server(prefix):
+    """(base directory, started cluster): a private PostgreSQL 15 with the stand-in 0.1.0 installed
+    and 0.2.0 beside it, as the install role leaves a server."""
+    from tests.harness.pg import Cluster, PgInstall, make_base_dir
+    base = make_base_dir(prefix)
+    inst = PgInstall.private_copy(os.path.join(base, "pg"))
+    inst.install_tarball(os.path.join(STANDIN, "pg_tviews-0.1.0.tar.gz"))
+    inst.install_side_by_side(os.path.join(STANDIN, "pg_tviews-v0.2.0-pg15.tar.gz"), "0.2.0")
+    return base, Cluster(inst, base).start()
+
+
 def counts(rows):
     """Base rows per entity for about ``rows`` tv_ rows in total."""
     n = int(rows)

@@ -31,7 +31,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import common  # noqa: E402
 from tests.harness.modules import conn_args, run_module  # noqa: E402
-from tests.harness.pg import Cluster, PgInstall, make_base_dir  # noqa: E402
 
 QUICK = common.QUICK
 SIZES = [int(x) for x in os.environ.get("PGTVIEWS_BENCH_SIZES", "10000,100000" if QUICK else "10000,100000,1000000").split(",")]
@@ -120,11 +119,7 @@ def measure(cluster, db, size, kind, op, check):
 
 
 def main():
-    base = make_base_dir("bench-")
-    inst = PgInstall.private_copy(os.path.join(base, "pg"))
-    inst.install_tarball(os.path.join(common.STANDIN, "pg_tviews-0.1.0.tar.gz"))
-    inst.install_side_by_side(os.path.join(common.STANDIN, "pg_tviews-v0.2.0-pg15.tar.gz"), "0.2.0")
-    cluster = Cluster(inst, base).start()
+    base, cluster = common.server("bench-")
     results, loads = [], []
     started = time.time()
     out = common.result_path("swap_window")
@@ -175,7 +170,7 @@ def main():
                 m[f] = max(r[f] for r in rows)
             m["tv_equals_v"] = all(r.get("tv_equals_v", True) for r in rows)
             med[(size, kind)] = m
-    doc = {"bench": "swap_window", "server": "PostgreSQL %s, stand-in pg_tviews 0.1.0 <-> 0.2.0" % inst.major,
+    doc = {"bench": "swap_window", "server": "PostgreSQL %s, stand-in pg_tviews 0.1.0 <-> 0.2.0" % cluster.install.major,
            "dataset": "10 TVIEWs (bench/common.py)", "sizes": SIZES, "repeat": REPEAT, "rebuild_repeat": REBUILD_REPEAT,
            "seconds": round(time.time() - started), "loads": loads,
            "medians": list(med.values()), "results": results}
