@@ -11,7 +11,8 @@ __metaclass__ = type
 
 import os
 import stat
-import tempfile
+
+from ansible_collections.pgtviews.ops.plugins.module_utils.host.private_file import write_atomic
 
 
 class FileSetError(Exception):
@@ -45,19 +46,6 @@ def _make_dirs(path, mode, check_mode, made):
         made.append(d)
 
 
-def _write(path, text, mode):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.pgtviews-')
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, 'wb') as fh:
-            fh.write(text.encode('utf-8'))
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_set(root, directories, files, dir_mode=0o750, file_mode=0o640, check_mode=False):
     """Write ``files`` ([{path, content}], paths relative to ``root``) after making ``directories``
     (relative too; an existing one gets ``dir_mode``) and each file's missing directory; ``root``
@@ -89,6 +77,6 @@ def write_set(root, directories, files, dir_mode=0o750, file_mode=0o640, check_m
                 same = fh.read() == text.encode('utf-8') and _mode_of(path) == file_mode
         if not same:
             if not check_mode:
-                _write(path, text, file_mode)
+                write_atomic(path, text, file_mode)
             written.append(path)
     return {'directories': changed_dirs, 'files': written}

@@ -13,10 +13,16 @@ import tempfile
 def write_private(path, text):
     """Write ``text`` to ``path`` via a temp file in the same directory and rename, so the
     file never exists half-written or with wider permissions than 0600."""
+    write_atomic(path, text, 0o600)
+
+
+def write_atomic(path, text, mode):
+    """Write ``text`` to ``path`` via a temp file in the same directory (``mode`` from birth) and
+    a rename: the file is never seen half-written."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.pgtviews-')
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, 'wb') as fh:
             fh.write(text.encode('utf-8'))
             fh.flush()

@@ -288,13 +288,12 @@ def repair_stale_rows(conn, records, lock_timeout_ms, count_only=False):
     short deadlock_timeout make this session, never a writer, the one that gives way. Reversible:
     the pre-migration backup holds the rows. ``count_only`` (check mode, rehearsal) deletes nothing.
     Returns [{tview, table, rows, statement}] for the TVIEWs that had such rows."""
-    import psycopg2
     out = []
     conn.rollback()
     autocommit, conn.autocommit = conn.autocommit, False  # the settings below are per transaction
     try:
         for r in records:
-            item = _repair_one(conn, r, lock_timeout_ms, count_only, psycopg2)
+            item = _repair_one(conn, r, lock_timeout_ms, count_only)
             if item:
                 out.append(item)
     finally:
@@ -302,7 +301,8 @@ def repair_stale_rows(conn, records, lock_timeout_ms, count_only=False):
     return out
 
 
-def _repair_one(conn, r, lock_timeout_ms, count_only, psycopg2):
+def _repair_one(conn, r, lock_timeout_ms, count_only):
+    import psycopg2
     if not (r.get('qualified_table') and r.get('qualified_view') and r.get('pk_column')):
         return None
     statement = objects.stale_rows_sql(r, delete=True)
