@@ -23,6 +23,7 @@ override."""
 import glob
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -61,6 +62,20 @@ def host_reports(root):
     return out
 
 
+def machine_busy_s():
+    """Seconds of CPU the whole machine has spent busy since boot (all cores; /proc/stat)."""
+    with open("/proc/stat") as fh:
+        ticks = [int(x) for x in fh.readline().split()[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)   # idle + iowait
+    return (sum(ticks[:8]) - idle) / float(os.sysconf("SC_CLK_TCK"))
+
+
+def children_cpu_s():
+    """User + system CPU seconds of this process's waited-for children (ansible-playbook and its forks)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def one_run(hosts, rehearse=True):
     names = ["db%d" % (i + 1) for i in range(hosts)]
     root = make_base_dir("bench-fleet-")
@@ -76,9 +91,10 @@ def one_run(hosts, rehearse=True):
                "PGTVIEWS_BENCH_PHASES": phases_path, "ANSIBLE_FORKS": str(max(5, hosts))}
         args = [] if rehearse else ["-e", "tviews_rehearse=false"]
         cmd, penv = fleet.playbook_command("migrate", *args, env=env, waves=("100%",))
-        t = time.monotonic()
+        t, busy, own = time.monotonic(), machine_busy_s(), children_cpu_s()
         proc = subprocess.run(cmd, env=penv, capture_output=True, text=True, check=False)
         wall_s = round(time.monotonic() - t, 2)
+        busy, own = machine_busy_s() - busy, children_cpu_s() - own
         if proc.returncode != 0:
             tail = "\n".join(proc.stdout.splitlines()[-40:])
             raise SystemExit("migrate failed on a fleet of %d (rc %d):\n%s\n%s" % (hosts, proc.returncode, tail, proc.stderr[-2000:]))
@@ -88,9 +104,16 @@ def one_run(hosts, rehearse=True):
         row = {"hosts": hosts, "rehearse": rehearse, "rows_per_host": ROWS, "setup_s": setup_s, "wall_s": wall_s,
                "callback_wall_s": timing["wall_s"], "tasks_per_host": len([t for t in timing["tasks"] if t["host"] == names[0]]),
                "phases_s": host_phases, "localhost_phases_s": timing["phases"].get("localhost"),
-               "recap": recap(proc.stdout), "reports": host_reports(root)}
-        print("fleet of %d%s: migrate %.1f s (setup %.0f s); %s" % (
-            hosts, "" if rehearse else " (no rehearsal)", wall_s, setup_s,
+               "recap": recap(proc.stdout), "reports": host_reports(root),
+               # db1's tasks, slowest first: where one host's time goes.
+               "db1_tasks": sorted(([t["phase"], t["task"], t["status"], t["seconds"]] for t in timing["tasks"]
+                                    if t["host"] == names[0]), key=lambda t: -t[3]),
+               # CPU: ansible-playbook and everything it ran (modules, psql), and the whole machine
+               # (the servers too) as a share of what its cores could give in the run's wall time.
+               "ansible_cpu_s": round(own, 1), "machine_busy_s": round(busy, 1),
+               "machine_busy_share": round(busy / (wall_s * (os.cpu_count() or 1)), 2)}
+        print("fleet of %d%s: migrate %.1f s (setup %.0f s; CPU: ansible %.1f s, machine busy %.0f%%); %s" % (
+            hosts, "" if rehearse else " (no rehearsal)", wall_s, setup_s, own, row["machine_busy_share"] * 100,
             ", ".join("%s %.1f" % (k, v) for k, v in sorted(host_phases[names[0]].items(), key=lambda kv: -kv[1]))),
             flush=True)
         return row
@@ -113,6 +136,8 @@ def medians(results):
              "db1_phases_s": dict((p, round(common.median(v), 2)) for p, v in sorted(phases.items())),
              "db1_window_ms": common.median([r["reports"].get("db1", {}).get("databases", {}).get("app", {})
                                              .get("write_blocked_window_ms") for r in rows])}
+        for key in ("ansible_cpu_s", "machine_busy_share"):
+            m[key] = common.median([r.get(key) for r in rows if r.get(key) is not None])
         # What no task of db1 accounts for: ansible-playbook's start, the plan, other hosts' turns.
         m["db1_outside_tasks_s"] = round(wall - sum(m["db1_phases_s"].values()), 2)
         med.append(m)
