@@ -66,13 +66,15 @@ def swap_section(name, doc):
            "Ratios (medians of the same run; \"adopt\" here is the median of every adopt of the size, rehearsed "
            "and committed, %d runs: the same transaction, rolled back or committed):" % (2 * doc["repeat"]), "",
            "| tv_ rows | adopt / adopt at %s | adopt − floor | immediate rollback (register) / adopt | rebuild / adopt "
-           "| rollback by rebuild / adopt | writer's worst / window (adopt) |" % fmt_rows(small),
-           "|---:|---:|---:|---:|---:|---:|---:|"]
+           "| rollback by rebuild / adopt | rebuild, tables built before the locks / all under them "
+           "| the same, rollback by rebuild | writer's worst / window (adopt) |" % fmt_rows(small),
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size in sizes:
         a, f = adopt_all(size), w(size, "floor")
-        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             fmt_rows(size), ratio(a, adopt_all(small)), ("%+.0f ms" % (a - f)) if a is not None and f is not None else "–",
             ratio(w(size, "rollback_register"), a), ratio(w(size, "rebuild"), a, 1), ratio(w(size, "rollback_rebuild"), a, 1),
+            ratio(w(size, "rebuild"), w(size, "rebuild_locked")), ratio(w(size, "rollback_rebuild"), w(size, "rollback_rebuild_locked")),
             ratio(adopt_all(size, "writer_max_ms"), a)))
     out += ["", "Times: the module's `window_ms` (median), and what the independent writer saw in the same runs "
             "(worst INSERT latency and worst read of a tv_ table: medians; errors, rows lost from tv_like and failed reads: the worst run):", "",
@@ -80,20 +82,36 @@ def swap_section(name, doc):
             "| tv_ = v_ after |",
             "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     labels = [("floor", "bare-SQL floor (rolled back)"), ("adopt", "adopt (rehearsed)"), ("adopt_commit", "adopt (committed)"),
-              ("rollback_register", "immediate rollback (register)"), ("rebuild", "rebuild 0.1 → 0.2"),
-              ("rollback_rebuild", "rollback by rebuild")]
+              ("rollback_register", "immediate rollback (register)"), ("rebuild", "rebuild 0.1 → 0.2 (tables built before the locks)"),
+              ("rollback_rebuild", "rollback by rebuild (tables built before the locks)"),
+              ("rebuild_locked", "rebuild 0.1 → 0.2, all under the locks"),
+              ("rollback_rebuild_locked", "rollback by rebuild, all under the locks")]
     for size in sizes:
         for kind, label in labels:
             m = med.get((size, kind))
             if not m:
                 continue
             cons = "–" if kind in ("floor", "adopt") else ("yes, at COMMIT" if m["tv_equals_v"] else "NO")
+            if kind in ("rebuild", "rollback_rebuild") and m.get("prebuild_ms") is None:
+                label = label.split(" (")[0]   # results from before the tables were built ahead of the locks
             reader = m.get("reader_max_ms")
             if reader is None:  # results from before the field was kept in the medians
                 reader = common.median([r.get("reader_max_ms") for r in doc["results"] if r["rows"] == size and r["kind"] == kind])
             out.append("| %s | %s | %s | %s | %d | %d | %s | %d | %s |" % (
                 fmt_rows(size), label, ms(m["window_ms"]), ms(m["writer_max_ms"]), m["writer_errors"], m["rows_lost"],
                 ms(reader), m["reader_errors"], cons))
+    pre = [(size, kind, med[(size, kind)]) for size in sizes for kind in ("rebuild", "rollback_rebuild")
+           if (med.get((size, kind)) or {}).get("prebuild_ms") is not None]
+    if pre:
+        out += ["", "The rebuilds with their tables built before the locks (medians): the build, writes flowing; the "
+                "fingerprints under the locks; the TVIEWs moved in (of 10); those rebuilt under the locks because the "
+                "writer wrote to a table they read after the build:", "",
+                "| tv_ rows | what | build before the locks s | check under the locks ms | moved in | rebuilt under the locks |",
+                "|---:|---|---:|---:|---:|---|"]
+        for size, kind, m in pre:
+            out.append("| %s | %s | %.1f | %s | %s | %s |" % (
+                fmt_rows(size), "rebuild 0.1 → 0.2" if kind == "rebuild" else "rollback by rebuild", m["prebuild_ms"] / 1000.0,
+                ms(m["prebuild_check_ms"]), "%g" % m["moved_in"], ", ".join(m["rebuilt_under_locks"]) or "none"))
     loads = ", ".join("%s rows: %s loaded in %.0f s" % (fmt_rows(x["tv_rows"]), x.get("db_size", "?"), x["load_s"])
                       for x in doc["loads"])
     out += ["", "%d runs per kind (%d of the rebuilds); the dataset: %s. File `bench/results/%s` (%d s)." % (

@@ -12,7 +12,10 @@ with an independent writer (one INSERT every 10 ms) and reader (every tv_ table 
 - ``rollback_register``: the immediate rollback, tviews_swap 0.2 -> 0.1 in auto mode (registers the
   kept tables from the manifest);
 - ``rebuild``: tviews_swap 0.1 -> 0.2 rebuilding every TVIEW;
-- ``rollback_rebuild``: tviews_swap 0.2 -> 0.1 rebuilding every TVIEW (the fallback).
+- ``rollback_rebuild``: tviews_swap 0.2 -> 0.1 rebuilding every TVIEW (the fallback);
+- both again with ``prebuild`` off (``rebuild_locked``, ``rollback_rebuild_locked``): every table rebuilt under
+  the locks. With prebuild on (the default) each table is built before the locks and moved in when nothing it
+  reads changed since; the writer's likes make tv_like (and what reads tb_like) rebuild under the locks.
 
 Per measurement: the module's window_ms, the writer's worst latency and errors, the reader's
 errors and how long a tv_ table was unreadable, acknowledged writes missing from tv_like, and
@@ -36,7 +39,8 @@ QUICK = common.QUICK
 SIZES = [int(x) for x in os.environ.get("PGTVIEWS_BENCH_SIZES", "10000,100000" if QUICK else "10000,100000,1000000").split(",")]
 REPEAT = int(os.environ.get("PGTVIEWS_BENCH_REPEAT", "1" if QUICK else "3"))
 REBUILD_REPEAT = 1 if QUICK else REPEAT
-KINDS = ("floor", "adopt", "adopt_commit", "rollback_register", "rebuild", "rollback_rebuild")
+KINDS = ("floor", "adopt", "adopt_commit", "rollback_register", "rebuild", "rollback_rebuild", "rebuild_locked",
+         "rollback_rebuild_locked")
 
 
 def swap(cluster, db, **kw):
@@ -100,6 +104,10 @@ def measure(cluster, db, size, kind, op, check):
         # Every TVIEW is consistent at COMMIT (one transaction): the module's return minus its
         # content check after COMMIT.
         row["consistent_after_ms"] = round(row["elapsed_ms"] - (out.get("content_check_ms") or 0), 1)
+        pre = out.get("prebuilt")
+        if pre:
+            row["prebuilt"] = {"moved_in": len(pre["moved_in"]), "rebuilt_under_locks": sorted(pre["rebuilt_under_locks"]),
+                               "not_built": sorted(pre["not_built"]), "build_ms": pre["build_ms"], "check_ms": pre["check_ms"]}
     else:
         row["window_ms"] = out
     row.update(traffic.summary(t0, t1))
@@ -149,8 +157,11 @@ def main():
                 row = run("rollback_register", lambda: swap(cluster, db, version="0.1.0", tview_mode="auto"))
                 assert row["mode"] == "register", row["mode_reason"]
             for i in range(REBUILD_REPEAT):
+                # The tables built before the locks (prebuild, the default), then all rebuilt under them.
                 run("rebuild", lambda: swap(cluster, db, version="0.2.0", tview_mode="rebuild"))
                 run("rollback_rebuild", lambda: swap(cluster, db, version="0.1.0", tview_mode="rebuild"))
+                run("rebuild_locked", lambda: swap(cluster, db, version="0.2.0", tview_mode="rebuild", prebuild=False))
+                run("rollback_rebuild_locked", lambda: swap(cluster, db, version="0.1.0", tview_mode="rebuild", prebuild=False))
             cluster.dropdb(db)
             partial = {"bench": "swap_window", "partial": True, "machine": machine, "loads": loads, "results": results}
             common.write_result("swap_window", partial, out)
@@ -169,6 +180,12 @@ def main():
             for f in ("writer_errors", "reader_errors", "rows_lost"):
                 m[f] = max(r[f] for r in rows)
             m["tv_equals_v"] = all(r.get("tv_equals_v", True) for r in rows)
+            pre = [r["prebuilt"] for r in rows if r.get("prebuilt")]
+            if pre:
+                m["prebuild_ms"] = common.median([p["build_ms"] for p in pre])
+                m["prebuild_check_ms"] = common.median([p["check_ms"] for p in pre])
+                m["moved_in"] = common.median([p["moved_in"] for p in pre])
+                m["rebuilt_under_locks"] = sorted(set(t for p in pre for t in p["rebuilt_under_locks"]))
             med[(size, kind)] = m
     doc = {"bench": "swap_window", "server": "PostgreSQL %s, stand-in pg_tviews 0.1.0 <-> 0.2.0" % cluster.install.major,
            "dataset": "10 TVIEWs (bench/common.py)", "sizes": SIZES, "repeat": REPEAT, "rebuild_repeat": REBUILD_REPEAT,

@@ -22,7 +22,7 @@ FAILED_RESULTS = ('fail', 'failed', 'error')
 # not_started: in this run's play, but its batch has not run (yet): never counted as passed.
 STATUS_ORDER = ('failed', 'incomplete', 'not_started', 'ready', 'passed')
 SWAP_FIELDS = ('from_version', 'to_version', 'strategy', 'mode', 'window_ms', 'lock_wait_ms', 'lock_attempts', 'manifest',
-               'stale_rows_repaired', 'stale_rows_kept')
+               'stale_rows_repaired', 'stale_rows_kept', 'prebuilt')
 _TIME_KEYS = ('started_at', 'finished_at', 'duration_ms', 'result', 'status', 'recorded_at')
 # Keys a phase record may carry its end time under (the backup role records 'created').
 _END_KEYS = ('finished_at', 'created', 'recorded_at')

@@ -50,7 +50,7 @@ def build_plan(conn, document, only=None):
     swap.plan_set_aside(plan, deps)
     swap.plan_drop_triggers(plan, stale)
     swap.plan_drop_tviews(plan, leftovers, order)
-    swap.plan_rebuild(plan, adapter, dict((t['entity'], t) for t in wanted), order)
+    swap.plan_rebuild(conn, plan, adapter, dict((t['entity'], t) for t in wanted), order)
     swap.plan_restore_dependents(plan, deps)
     return plan, ctx
 

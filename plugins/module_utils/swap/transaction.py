@@ -23,6 +23,7 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.catalog import object
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.registry import ADAPTERS, adapter_for
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.snapshot import attach_details, base_tables
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import generation_of, parse_version
+from ansible_collections.pgtviews.ops.plugins.module_utils.swap import prebuild
 
 
 class SwapError(Exception):
@@ -154,25 +155,48 @@ def plan_drop_triggers(plan, triggers):
         plan.add('drop old trigger', sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(t['name']), sql.SQL(t['table'])))
 
 
-def plan_drop_tviews(plan, by_entity, order):
-    """Drop tv_ tables and v_ views, dependents of others first (reverse dependency order)."""
+def plan_drop_tviews(plan, by_entity, order, moved_in=()):
+    """Drop tv_ tables and v_ views, dependents of others first (reverse dependency order). A TVIEW
+    whose new table was built before the locks keeps its view (the new table is registered with it)."""
     sql = _sql()
     for entity in reversed(order):
         r = by_entity[entity]
         if r['qualified_table']:
             plan.add('drop TVIEW table', sql.SQL("DROP TABLE {}").format(_relation(r['schema'], r['table'])), tview=entity)
-        if r['qualified_view']:
+        if r['qualified_view'] and entity not in moved_in:
             plan.add('drop TVIEW view', sql.SQL("DROP VIEW {}").format(
                 _relation(r.get('view_schema') or r['schema'], r['view'])), tview=entity)
 
 
-def plan_rebuild(plan, adapter, by_entity, order):
-    """Create each TVIEW from its recorded definition through ``adapter``'s API, in
-    dependency order, then put back extra indexes, owner, grants and comments."""
+def plan_rebuild(conn, plan, adapter, by_entity, order, moved_in=(), doc=None):
+    """Create each TVIEW from its recorded definition through ``adapter``'s API, in dependency
+    order, then put back extra indexes, owner, grants and comments. A TVIEW in ``moved_in`` gets
+    the table built before the locks instead: moved into its schema (its indexes came with it) and
+    adopted, or registered from manifest ``doc``. Returns what registering expects (see plan_register)."""
     sql = _sql()
     ext_schema = sql.Identifier(adapter.ext_schema)
+    expected = {}
+    if moved_in and not adapter.can_adopt:
+        for statement, params in adapter.register_helper_statements():
+            plan.add('register helper', statement, params)
+    recorded = dict((t['entity'], t) for t in (doc or {}).get('tviews', []))
     for entity in order:
         r = by_entity[entity]
+        if entity in moved_in:
+            plan.add('move in the prebuilt table', sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+                sql.Identifier(prebuild.SCHEMA, r['table']), sql.Identifier(r['schema'])), tview=entity)
+            if adapter.can_adopt:
+                stmt, params = adapter.adopt_statement(r)
+                plan.add('adopt TVIEW', stmt, params, tview=entity)
+            else:
+                expected[entity] = _register_one(conn, plan, adapter, r, recorded[entity])
+            if r['table_details']:
+                target_rel = _relation(r['schema'], r['table'])
+                if r['table_details']['owner']:
+                    plan.add('restore owner', sql.SQL("ALTER TABLE {} OWNER TO {}").format(
+                        target_rel, sql.Identifier(r['table_details']['owner'])), tview=entity)
+                _restore_statements(plan, 'TABLE', target_rel, r['table_details'], entity)
+            continue
         # pg_tviews_create builds in current_schema(): point it at the TVIEW's schema.
         plan.add('set schema', sql.SQL("SET LOCAL search_path TO {}, {}").format(sql.Identifier(r['schema']), ext_schema),
                  tview=entity)
@@ -190,7 +214,8 @@ def plan_rebuild(plan, adapter, by_entity, order):
                 plan.add('restore owner', sql.SQL("ALTER TABLE {} OWNER TO {}").format(
                     target_rel, sql.Identifier(rel['owner'])), tview=entity)
             _restore_statements(plan, kind, target_rel, rel, entity)
-    plan.add('reset schema', sql.SQL("SET LOCAL search_path TO DEFAULT"))
+        plan.add('reset schema', sql.SQL("SET LOCAL search_path TO DEFAULT"))
+    return expected
 
 
 def plan_restore_dependents(plan, deps):
@@ -249,21 +274,24 @@ def choose_manifest(conn, records, manifests, new_cls):
 def plan_register(conn, plan, new, by_entity, order, doc):
     """Write the target generation's catalog for the live TVIEWs from manifest ``doc``."""
     recorded = dict((t['entity'], t) for t in doc['tviews'])
-    expected = {}
     for statement, params in new.register_helper_statements():
         plan.add('register helper', statement, params)
-    for entity in order:
-        r = dict(by_entity[entity])
-        for key in ('definition', 'dependencies', 'fk_columns', 'uuid_fk_columns', 'dependency_types', 'dependency_paths',
-                    'array_match_keys'):
-            r[key] = recorded[entity].get(key)
-        r['trigger_tables'] = [(schema, rel) for dummy, schema, rel in objects.relation_parts(conn, r['dependencies'])]
-        for statement, params in new.register_statements(r):
-            plan.add('register TVIEW', statement, params, tview=entity)
-        keys = ('definition', 'fk_columns', 'uuid_fk_columns', 'dependency_types', 'dependency_paths',
-                'array_match_keys', 'dependencies')
-        expected[entity] = dict((k, r[k]) for k in keys)
-    return expected
+    return dict((entity, _register_one(conn, plan, new, by_entity[entity], recorded[entity])) for entity in order)
+
+
+def _register_one(conn, plan, new, live, recorded):
+    """Register one TVIEW (``live``: its record) from its manifest entry; returns the catalog
+    fields verify_inside expects to find."""
+    r = dict(live)
+    for key in ('definition', 'dependencies', 'fk_columns', 'uuid_fk_columns', 'dependency_types', 'dependency_paths',
+                'array_match_keys'):
+        r[key] = recorded.get(key)
+    r['trigger_tables'] = [(schema, rel) for dummy, schema, rel in objects.relation_parts(conn, r['dependencies'])]
+    for statement, params in new.register_statements(r):
+        plan.add('register TVIEW', statement, params, tview=r['entity'])
+    keys = ('definition', 'fk_columns', 'uuid_fk_columns', 'dependency_types', 'dependency_paths',
+            'array_match_keys', 'dependencies')
+    return dict((k, r[k]) for k in keys)
 
 
 def drifted(conn, records):
@@ -383,7 +411,6 @@ def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require
                mode_reason=(reason or "asked for %s" % asked) if strategy == 'swap' else None)
     base, tv = lock_targets(records, triggers)
     ctx['lock_base'], ctx['lock_tv'] = base, tv
-    ext_schema = sql.Identifier(facts['schema'])
     if strategy == 'update':
         plan.add('update extension', sql.SQL("ALTER EXTENSION {} UPDATE TO {}").format(
             sql.Identifier(EXTENSION), sql.Literal(target)))
@@ -396,30 +423,47 @@ def build_plan(conn, target, strategy, tview_mode, keep_dependents=True, require
     if tv_deps and not keep_dependents:
         raise SwapError('plan', "objects depend on TVIEWs (%s) and keep_dependents is off"
                         % ', '.join(d['name'] for d in tv_deps))
-    # Dependents go first (deepest first) and come back last (shallowest first).
-    plan_set_aside(plan, ext_deps + tv_deps)
-    plan_drop_triggers(plan, triggers)
-    for h in objects.non_member_helpers(conn):
-        plan.add('drop old helper', sql.SQL("DROP FUNCTION {}").format(sql.SQL(h['signature'])))
-    if tview_mode == 'rebuild':
-        plan_drop_tviews(plan, by_entity, order)
-    plan.add('drop extension', sql.SQL("DROP EXTENSION {}").format(sql.Identifier(EXTENSION)))
-    plan.add('create extension', sql.SQL("CREATE EXTENSION {} WITH SCHEMA {} VERSION {}").format(
-        sql.Identifier(EXTENSION), ext_schema, sql.Literal(target)))
-    new = new_cls(conn, facts['schema'])
-    if tview_mode == 'adopt':
-        for entity in order:
-            stmt, params = new.adopt_statement(by_entity[entity])
-            plan.add('adopt TVIEW', stmt, params, tview=entity)
-    elif tview_mode == 'register':
-        ctx['registered'] = plan_register(conn, plan, new, by_entity, order, doc)
-    else:
-        plan_rebuild(plan, new, by_entity, order)
+    if tview_mode == 'rebuild' and not new_cls.can_adopt and new_cls.can_register and doc is None:
+        # A rebuild's tables can be built before the locks and registered from a manifest.
+        doc, why = choose_manifest(conn, records, manifests, new_cls)
+        if doc is None:
+            ctx['take_over_problem'] = "pg_tviews %s cannot adopt a table, and registering is not possible: %s" % (target, why)
+    ctx.update(by_entity=by_entity, helpers=objects.non_member_helpers(conn), new_cls=new_cls, doc=doc)
+    ctx['can_take_over'] = new_cls.can_adopt or (new_cls.can_register and doc is not None)
     if tview_mode != 'rebuild':
         # The tables are kept: what proves, under the locks, that nothing moved (see verify_inside).
         ctx['fingerprints'] = objects.relation_fingerprints(conn, tv)
-    plan_restore_dependents(plan, ext_deps + tv_deps)
-    return plan, ctx
+    return plan_statements(conn, ctx), ctx
+
+
+def plan_statements(conn, ctx, moved_in=()):
+    """The swap's statements from what build_plan read. ``moved_in`` (rebuild only): TVIEWs whose
+    new table was built before the locks (swap.prebuild) and is moved in instead of rebuilt."""
+    sql = _sql()
+    plan = Plan()
+    mode, by_entity, order = ctx['mode'], ctx['by_entity'], ctx['order']
+    deps = ctx['extension_dependents'] + ctx['tview_dependents']
+    # Dependents go first (deepest first) and come back last (shallowest first).
+    plan_set_aside(plan, deps)
+    plan_drop_triggers(plan, ctx['triggers'])
+    for h in ctx['helpers']:
+        plan.add('drop old helper', sql.SQL("DROP FUNCTION {}").format(sql.SQL(h['signature'])))
+    if mode == 'rebuild':
+        plan_drop_tviews(plan, by_entity, order, moved_in)
+    plan.add('drop extension', sql.SQL("DROP EXTENSION {}").format(sql.Identifier(EXTENSION)))
+    plan.add('create extension', sql.SQL("CREATE EXTENSION {} WITH SCHEMA {} VERSION {}").format(
+        sql.Identifier(EXTENSION), sql.Identifier(ctx['facts']['schema']), sql.Literal(ctx['to_version'])))
+    new = ctx['new_cls'](conn, ctx['facts']['schema'])
+    if mode == 'adopt':
+        for entity in order:
+            stmt, params = new.adopt_statement(by_entity[entity])
+            plan.add('adopt TVIEW', stmt, params, tview=entity)
+    elif mode == 'register':
+        ctx['registered'] = plan_register(conn, plan, new, by_entity, order, ctx['doc'])
+    else:
+        ctx['registered'] = plan_rebuild(conn, plan, new, by_entity, order, moved_in, ctx.get('doc'))
+    plan_restore_dependents(plan, deps)
+    return plan
 
 
 def lock_statements(ctx, mode):
@@ -460,7 +504,7 @@ def count_statements(ctx):
     if keeps_tables(ctx):
         return out
     for r in ctx['records']:
-        if r['qualified_table']:
+        if r['qualified_table'] and r['entity'] not in (ctx.get('moved_in') or ()):
             # Only the rows whose key the view still has: a rebuild drops the stale rows pg_tviews
             # 0.1 leaves behind deletes (objects.stale_rows), and reproduces every other one.
             live = r if r.get('qualified_view') else None
@@ -477,10 +521,14 @@ def script(conn, plan, ctx, lock_timeout_ms=100, statement_timeout_ms=0, rehears
         s = statement if isinstance(statement, str) else statement.as_string(conn)
         with conn.cursor() as cur:
             return (cur.mogrify(s, params).decode('utf-8') if params else s).strip() + ';'
-    lines = ['BEGIN;', text(PREPARED_SQL) + '  -- must be 0',
-             text(SETTINGS_SQL, ('%dms' % lock_timeout_ms, '%dms' % lock_timeout_ms, '%dms' % DEADLOCK_TIMEOUT_MS))]
+    moved = ctx.get('moved_in') or []
+    lines, fingerprint = prebuild.script_lines(conn, ctx, moved, text) if moved else ([], None)
+    lines += ['BEGIN;', text(PREPARED_SQL) + '  -- must be 0',
+              text(SETTINGS_SQL, ('%dms' % lock_timeout_ms, '%dms' % lock_timeout_ms, '%dms' % DEADLOCK_TIMEOUT_MS))]
     lines += [text(s) for s in lock_statements(ctx, ctx['mode'])]
     lines.append(text(STATEMENT_TIMEOUT_SQL, ('%dms' % statement_timeout_ms,)))
+    if moved:
+        lines.append(fingerprint + '  -- again: a TVIEW whose tables changed since is rebuilt below instead of moved in')
     counts = count_statements(ctx)
     for dummy, rows, ids in counts:
         lines += [text(rows)] + ([text(ids)] if ids is not None else [])
@@ -493,7 +541,12 @@ def script(conn, plan, ctx, lock_timeout_ms=100, statement_timeout_ms=0, rehears
         lines.append('-- verify: every tv_ table has the OID, relfilenode and columns read when planning (catalog reads)')
         query, params = objects.xact_row_changes_sql(ctx['lock_tv'])
         lines.append(text(query, params) + '  -- all 0')
+    if moved:
+        lines.append('-- verify: every table moved in is the one built (OID, relfilenode, columns) and no row of it was written')
     lines.append('ROLLBACK;  -- a rehearsal' if rehearse else 'COMMIT;')
+    if moved:
+        lines.append(text(_sql().SQL("DROP SCHEMA {} CASCADE").format(_sql().Identifier(prebuild.SCHEMA)))
+                     + '  -- what was not moved in')
     if keeps_tables(ctx) and not rehearse:
         lines += ['-- after COMMIT, writers going again: the content check, in one snapshot',
                   'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;',
@@ -514,9 +567,11 @@ def verify_inside(conn, ctx, target):
         triggered.setdefault(t['table'], []).append(t['name'])
     outcomes = []
     kept = keeps_tables(ctx)
-    if kept:
-        now = objects.relation_fingerprints(conn, ctx['lock_tv'])
-        query, params = objects.xact_row_changes_sql(ctx['lock_tv'])
+    moved = set(ctx.get('moved_in') or ())
+    kept_tables = ctx['lock_tv'] if kept else [r['qualified_table'] for r in ctx['records'] if r['entity'] in moved]
+    if kept_tables:
+        now = objects.relation_fingerprints(conn, kept_tables)
+        query, params = objects.xact_row_changes_sql(kept_tables)
         changed = dict((r['name'], r['changed']) for r in fetch_all(conn, query, params))
     for old in ctx['records']:
         e = old['entity']
@@ -527,6 +582,10 @@ def verify_inside(conn, ctx, target):
             raise SwapError('verify', "no pg_tviews trigger on any of its base tables", e)
         if kept:
             outcomes.append(_verify_kept(ctx, old, new, now, changed))
+            continue
+        if e in moved:
+            rows = ctx['prebuilt']['built'][e]['rows']
+            outcomes.append(dict(_verify_kept(ctx, old, new, now, changed), rows_before=rows, rows_after=rows, prebuilt=True))
             continue
         before = old.get('row_count')
         after = objects.row_count(conn, new['schema'], new['table'])
@@ -626,6 +685,19 @@ def _check_content(conn, ctx, result):
         raise ContentCheckError(differences, result)
 
 
+def _move_in_plan(conn, ctx):
+    """Under the locks: which prebuilt tables can be moved in (swap.prebuild.usable), and the plan
+    that moves those in and rebuilds the others."""
+    t0 = time.monotonic()
+    moved, why = prebuild.usable(conn, ctx)
+    ctx['moved_in'], ctx['prebuilt']['rebuilt'] = moved, why
+    ctx['fingerprints'] = dict((ctx['by_entity'][e]['qualified_table'], ctx['prebuilt']['built'][e]['fingerprint'])
+                               for e in moved)
+    plan = ctx['executed_plan'] = plan_statements(conn, ctx, moved)
+    ctx['prebuilt']['check_ms'] = round((time.monotonic() - t0) * 1000, 1)
+    return plan
+
+
 def other_session_pids(conn):
     return [r['pid'] for r in objects.other_sessions(conn)]
 
@@ -680,6 +752,8 @@ def execute(conn, plan, ctx, target, lock_timeout_ms=100, lock_retries=20, state
             t_locked = time.monotonic()
             result['lock_wait_ms'] = round((t_locked - t_lock) * 1000, 1)
             cur.execute(STATEMENT_TIMEOUT_SQL, ('%dms' % statement_timeout_ms,))
+            if (ctx.get('prebuilt') or {}).get('built'):
+                plan = _move_in_plan(conn, ctx)
             count_before(conn, ctx)
             step = tview = None
             try:
@@ -703,6 +777,8 @@ def execute(conn, plan, ctx, target, lock_timeout_ms=100, lock_retries=20, state
             result['window_ms'] = round((t_done - t_lock) * 1000, 1)
             result['statements_ms'] = round((t_end - t_locked) * 1000, 1)
             result['rehearsed'] = rehearse
+            if ctx.get('prebuilt'):
+                result['prebuilt'] = prebuild.summary(ctx)
             if keeps_tables(ctx) and not rehearse:
                 _check_content(conn, ctx, result)
             return result

@@ -15,29 +15,6 @@ from tests.harness.modules import conn_args, run_module
 from tests.integration.conftest import load_app
 
 
-@pytest.fixture(scope="module")
-def both_install(make_pg_install, standin_build):
-    inst = make_pg_install(("0.1.0",))
-    inst.install_side_by_side(standin_build["0.2.0"]["artifact"], "0.2.0")
-    return inst
-
-
-@pytest.fixture(scope="module")
-def cluster(both_install, make_cluster):
-    c = make_cluster(both_install, name="swap")
-    yield c
-    c.destroy()
-
-
-@pytest.fixture
-def app(cluster, request, tmp_path):
-    name = "swap_" + request.node.name.split("[")[0][5:40]
-    load_app(cluster, name)
-    os.chmod(tmp_path, 0o755)
-    yield name, str(tmp_path / "manifest.json")
-    cluster.dropdb(name)
-
-
 def swap(cluster, db, check_mode=False, **kw):
     return run_module("tviews_swap", conn_args(cluster, db, **kw), check_mode=check_mode)
 
@@ -227,7 +204,8 @@ def test_backend_killed_mid_transaction(cluster, app, tmp_path, monkeypatch):
 
     t = threading.Thread(target=killer)
     t.start()
-    res = swap(cluster, db, version="0.2.0", tview_mode="rebuild")
+    # The rebuild under the locks (a prebuilt table would be moved in, never reaching that step).
+    res = swap(cluster, db, version="0.2.0", tview_mode="rebuild", prebuild=False)
     t.join()
     assert len(killed) == 1, "the swap's backend was not the one session in its transaction: %s" % killed
     assert res["failed"] and res["step"] == "rebuild TVIEW"
