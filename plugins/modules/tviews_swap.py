@@ -290,6 +290,7 @@ from ansible_collections.pgtviews.ops.plugins.module_utils.connection import (
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import actions as manifest_actions
 from ansible_collections.pgtviews.ops.plugins.module_utils.manifest import document as mf
 from ansible_collections.pgtviews.ops.plugins.module_utils.catalog.versions import UnknownGenerationError, version_problem
+from ansible_collections.pgtviews.ops.plugins.module_utils.host import faults
 from ansible_collections.pgtviews.ops.plugins.module_utils.swap import prebuild
 from ansible_collections.pgtviews.ops.plugins.module_utils.swap.transaction import (
     ContentCheckError, SwapError, build_plan, execute, plan_statements, repair_stale_rows, script)
@@ -387,6 +388,7 @@ def main():
             module.exit_json(**result)
         if entities:
             ctx['prebuilt'] = build_before_locks(module, conn, ctx, entities, not_built)
+            faults.point('swap', 'prebuilt', p['login_db'])
         conn.close()
         result['started_at'] = utc_now()
         conn = connect(p)  # fresh session: no pg_tviews library or cache state from the reads above

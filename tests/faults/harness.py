@@ -182,14 +182,16 @@ def app_errors(app, since=0.0):
 
 
 def leftovers(fleet, cluster, name="db1"):
-    """What a run leaves that it should not once it has finished: scratch databases, backup
-    directories without a record, temporary files beside the state file."""
+    """What a run leaves that it should not once it has finished: scratch databases, the schema of
+    prebuilt tables, backup directories without a record, temporary files beside the state file."""
     host = os.path.join(fleet.root, name)
     scratch = [r[0] for r in cluster.execute(
         "SELECT datname FROM pg_database WHERE datname LIKE 'pgtviews\\_verify\\_%' OR datname LIKE '%\\_rehearsal' "
         "OR datname LIKE '%\\_rollback' ORDER BY 1")]
     partial = [d for d in glob.glob(os.path.join(host, "backups", "*", "*", "2*"))
                if not os.path.exists(os.path.join(d, "backup.json"))]
+    # A rebuild's tables built before its locks (swap.prebuild), in the application's database.
+    scratch += [r[0] for r in cluster.execute("SELECT nspname FROM pg_namespace WHERE nspname = '_pgtviews_ops_prebuilt'", "app")]
     temp = glob.glob(os.path.join(host, "state", ".pgtviews-*"))
     temp += glob.glob(os.path.join(host, "backups", "**", ".restore-*"), recursive=True)
     return scratch + partial + temp

@@ -286,6 +286,23 @@ def test_11_killed_during_an_immediate_rollback(world, fault_record):
                      rerun="completes: 0.1.0, the rollback recorded", rows_lost=lost)
 
 
+def test_15_killed_after_a_rebuilds_tables_were_built_before_its_locks(world, fault_record):
+    w = world(extra_vars={"tviews_swap_tview_mode": "rebuild"})
+    kill_at(w.fleet, "migrate", "swap:prebuilt:app")
+    lost = after_fault(w, "0.1.0")
+    assert "_pgtviews_ops_prebuilt" in leftovers(w.fleet, w.cluster) and "swap" not in state(w.fleet)
+    out = rerun(w.fleet, "migrate")
+    lost += after_rerun(w, out)   # no schema of built tables left either
+    swapped = state(w.fleet)["swap"]
+    assert swapped["mode"] == "rebuild" and swapped["prebuilt"]["moved_in"], swapped
+    assert "table(s) built before the locks in" in out, out[-6000:]
+    fault_record.row("15", fault="ansible-playbook killed", when="a rebuild (tviews_swap_tview_mode: rebuild): after its "
+                     "tables were built before the locks, before the swap's transaction",
+                     after="0.1.0, untouched; the built copies left in the schema _pgtviews_ops_prebuilt",
+                     rerun="completes: the swap drops the left schema, builds again, moves the tables in (those written "
+                           "meanwhile rebuilt under the locks); no schema left", rows_lost=lost)
+
+
 def test_12_killed_at_each_step_of_a_complete_rollback(world, fault_record):
     w = world()
     rerun(w.fleet, "migrate")

@@ -214,7 +214,7 @@ def plan_rebuild(conn, plan, adapter, by_entity, order, moved_in=(), doc=None):
                 plan.add('restore owner', sql.SQL("ALTER TABLE {} OWNER TO {}").format(
                     target_rel, sql.Identifier(rel['owner'])), tview=entity)
             _restore_statements(plan, kind, target_rel, rel, entity)
-        plan.add('reset schema', sql.SQL("SET LOCAL search_path TO DEFAULT"))
+    plan.add('reset schema', sql.SQL("SET LOCAL search_path TO DEFAULT"))
     return expected
 
 
