@@ -93,7 +93,7 @@ def swap_section(name, doc):
                 continue
             cons = "–" if kind in ("floor", "adopt") else ("yes, at COMMIT" if m["tv_equals_v"] else "NO")
             if kind in ("rebuild", "rollback_rebuild") and m.get("prebuild_ms") is None:
-                label = label.split(" (")[0]   # results from before the tables were built ahead of the locks
+                label = label.split(" (", maxsplit=1)[0]   # results from before the tables were built ahead of the locks
             reader = m.get("reader_max_ms")
             if reader is None:  # results from before the field was kept in the medians
                 reader = common.median([r.get("reader_max_ms") for r in doc["results"] if r["rows"] == size and r["kind"] == kind])
