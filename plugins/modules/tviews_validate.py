@@ -91,7 +91,8 @@ options:
     default: 50.0
   timing_runs:
     description:
-      - Measurements per TVIEW; the fastest counts.
+      - Measurements per TVIEW where a baseline is compared with; the fastest counts. A row refresh without
+        a baseline (0.1 has no row refresh, so a migration from 0.1 has none) is run once.
     type: int
     default: 3
   write_test:

@@ -17,6 +17,14 @@ def load_app(cluster, dbname):
     return dbname
 
 
+@pytest.fixture(scope="module")
+def both_install(make_pg_install, standin_build):
+    """An installation with stand-in 0.1.0 and 0.2.0 beside it, as the install role leaves a server."""
+    inst = make_pg_install(("0.1.0",))
+    inst.install_side_by_side(standin_build["0.2.0"]["artifact"], "0.2.0")
+    return inst
+
+
 @pytest.fixture(scope="session")
 def pg02_install(make_pg_install):
     """An installation whose only pg_tviews is 0.2.0 (a server already migrated)."""

@@ -16,13 +16,6 @@ TVIEWS = {"user", "post", "comment", "Bücher"}
 
 
 @pytest.fixture(scope="module")
-def both_install(make_pg_install, standin_build):
-    inst = make_pg_install(("0.1.0",))
-    inst.install_side_by_side(standin_build["0.2.0"]["artifact"], "0.2.0")
-    return inst
-
-
-@pytest.fixture(scope="module")
 def cluster(both_install, make_cluster):
     c = make_cluster(both_install, name="gates-val")
     yield c
@@ -77,6 +70,21 @@ def test_validate_passes_after_real_swap(cluster, swapped):
     assert by_name(stored, "manifest", db)[0]["reason"] == \
         "matches the manifest (stored in pgtviews_ops.manifests; catalog, not data)"
     assert status_of(stored, "write_path", db) == "skip" and status_of(stored, "refresh_timing", db) == "skip"
+
+
+def test_row_refresh_is_timed_several_times_only_against_a_baseline(cluster, swapped):
+    """Without a row-refresh baseline (a migration from 0.1, which cannot refresh rows) each TVIEW's
+    row refresh runs once; with one, timing_runs times and the fastest is compared."""
+    db, manifest, baseline = swapped
+    res = validate(cluster, db, write_test=False, timing_runs=3)
+    rows = [t for t in res["timings"] if t["kind"] == "rows"]
+    assert {t["tview"] for t in rows} == TVIEWS and all(len(t["runs_ms"]) == 1 for t in rows), rows
+    assert status_of(res, "refresh", db) == "pass"
+    rows_baseline = [dict(t, database=db) for t in rows]
+    res = validate(cluster, db, write_test=False, timing_runs=3, baseline=rows_baseline)
+    rows = [t for t in res["timings"] if t["kind"] == "rows"]
+    assert all(len(t["runs_ms"]) == 3 and t["duration_ms"] == min(t["runs_ms"]) for t in rows), rows
+    assert status_of(res, "refresh_timing", db) in ("pass", "warn")
 
 
 def test_validate_fails_on_drift_and_broken_write_path(cluster, swapped):

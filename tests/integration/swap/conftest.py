@@ -9,13 +9,6 @@ from tests.integration.conftest import load_app
 
 
 @pytest.fixture(scope="module")
-def both_install(make_pg_install, standin_build):
-    inst = make_pg_install(("0.1.0",))
-    inst.install_side_by_side(standin_build["0.2.0"]["artifact"], "0.2.0")
-    return inst
-
-
-@pytest.fixture(scope="module")
 def cluster(both_install, make_cluster):
     c = make_cluster(both_install, name="swap")
     yield c

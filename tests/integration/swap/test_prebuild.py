@@ -77,10 +77,8 @@ def test_rebuild_moves_in_tables_built_before_the_locks(cluster, app):
     assert cluster.execute("SELECT data->>'name' FROM tv_user WHERE pk_user = 9002", db) == [("after rollback",)]
 
 
-def test_a_tview_written_after_its_build_is_rebuilt_under_the_locks(cluster, app):
-    """A base row written between the build and the locks: every TVIEW whose view reads that table
-    is rebuilt under the locks (and has the row); the others are moved in."""
-    db, manifest = app
+def _swap_with_a_write_between(cluster, db, statement):
+    """Build the tables (all of them must be built), run ``statement`` as the application, then swap."""
     conn = cluster.connect(db)
     try:
         plan, ctx = build_plan(conn, "0.2.0", "auto", "rebuild")
@@ -90,16 +88,25 @@ def test_a_tview_written_after_its_build_is_rebuilt_under_the_locks(cluster, app
         assert sorted(ctx["prebuilt"]["built"]) == ENTITIES
     finally:
         conn.close()
-    cluster.execute("INSERT INTO tb_comment VALUES (9001, md5('comment9001')::uuid, 5, 3, 'written after the build')", db)
+    cluster.execute(statement, db)
     conn = cluster.connect(db)
     try:
         res = execute(conn, plan, ctx, "0.2.0", lock_retries=2)
         prebuild.drop(conn)
     finally:
         conn.close()
-    assert res["prebuilt"]["moved_in"] == ["Bücher", "post", "user"], res["prebuilt"]
-    assert list(res["prebuilt"]["rebuilt_under_locks"]) == ["comment"]
-    assert "public.tb_comment" in res["prebuilt"]["rebuilt_under_locks"]["comment"]
+    return res["prebuilt"]
+
+
+def test_a_tview_written_after_its_build_is_rebuilt_under_the_locks(cluster, app):
+    """A base row written between the build and the locks: every TVIEW whose view reads that table
+    is rebuilt under the locks (and has the row); the others are moved in."""
+    db, manifest = app
+    pre = _swap_with_a_write_between(
+        cluster, db, "INSERT INTO tb_comment VALUES (9001, md5('comment9001')::uuid, 5, 3, 'written after the build')")
+    assert pre["moved_in"] == ["Bücher", "post", "user"], pre
+    assert list(pre["rebuilt_under_locks"]) == ["comment"]
+    assert "public.tb_comment" in pre["rebuilt_under_locks"]["comment"]
     assert cluster.execute("SELECT data->>'body' FROM tv_comment WHERE pk_comment = 9001", db) == [("written after the build",)]
     assert_live_and_equal(cluster, db)
 
@@ -108,21 +115,9 @@ def test_a_tview_reading_a_changed_view_is_rebuilt_with_it(cluster, app):
     """A user renamed after the build: user is rebuilt, and so are post and comment, whose views
     read v_user (their views are dropped and created again with it)."""
     db, manifest = app
-    conn = cluster.connect(db)
-    try:
-        plan, ctx = build_plan(conn, "0.2.0", "auto", "rebuild")
-        ctx["prebuilt"] = prebuild.build(conn, ctx, prebuild.eligible(ctx, ctx["can_take_over"])[0])
-    finally:
-        conn.close()
-    cluster.execute("UPDATE tb_user SET name = 'renamed after the build' WHERE pk_user = 3", db)
-    conn = cluster.connect(db)
-    try:
-        res = execute(conn, plan, ctx, "0.2.0", lock_retries=2)
-        prebuild.drop(conn)
-    finally:
-        conn.close()
-    assert res["prebuilt"]["moved_in"] == ["Bücher"], res["prebuilt"]
-    assert sorted(res["prebuilt"]["rebuilt_under_locks"]) == ["comment", "post", "user"]
+    pre = _swap_with_a_write_between(cluster, db, "UPDATE tb_user SET name = 'renamed after the build' WHERE pk_user = 3")
+    assert pre["moved_in"] == ["Bücher"], pre
+    assert sorted(pre["rebuilt_under_locks"]) == ["comment", "post", "user"]
     assert cluster.execute("SELECT count(*) FROM tv_post WHERE data->'author'->>'name' = 'renamed after the build'", db)[0][0] > 0
     assert_live_and_equal(cluster, db)
 
