@@ -153,9 +153,16 @@ def fleet_section(name, doc):
     one = ([m for m in med if m["hosts"] == 1 and m["rehearse"]] or med)[0]
     out = ["### Fleets and one host's phases (`bench/fleet.py`)", "",
            "Ratios: `migrate` wall time (every host in one wave, forks = hosts) against one host, same run:", "",
-           "| hosts | rehearsal | wall / one host |", "|---:|---|---:|"]
+           "| hosts | rehearsal | wall / one host | ansible CPU / one host's | ansible CPU s | machine busy |",
+           "|---:|---|---:|---:|---:|---:|"]
     for m in med:
-        out.append("| %d | %s | %s |" % (m["hosts"], "on" if m["rehearse"] else "off", ratio(m["wall_s"], one["wall_s"])))
+        cpu = m.get("ansible_cpu_s")
+        busy = m.get("machine_busy_share")
+        out.append("| %d | %s | %s | %s | %s | %s |" % (
+            m["hosts"], "on" if m["rehearse"] else "off", ratio(m["wall_s"], one["wall_s"]),
+            ratio(cpu, one.get("ansible_cpu_s")), s(cpu), "–" if busy is None else "%d %%" % round(busy * 100)))
+    out += ["", "(`ansible CPU`: user + system time of ansible-playbook and every process it waited for; `machine busy`: "
+            "the whole machine's busy time, servers included, over the run, as a share of its 2 cores.)"]
     out += ["", "Times: the run's wall time, and db1's task time by phase (s, medians; the callback "
             "`bench/callback_plugins/bench_phases.py`; `outside tasks` = wall − db1's tasks: ansible-playbook's start, "
             "the plan, other hosts' turns):", ""]
