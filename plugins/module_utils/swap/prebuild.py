@@ -60,10 +60,9 @@ def _sql():
 
 
 def eligible(ctx, can_take_over):
-    """{entity: why not} for the TVIEWs whose table cannot be built before the locks, and the
-    list of those whose table can: the target takes over a live table (``can_take_over``), the
-    TVIEW has its table, view and key, and its view reads no tv_ table (the built table would be
-    read through the old one)."""
+    """(the TVIEWs whose table can be built before the locks, {entity: why not} for the others).
+    It can when the target takes over a live table (``can_take_over``), the TVIEW has its table,
+    view and key, and its view reads no tv_ table (it would go on reading the old one)."""
     tv = set(ctx['lock_tv'])
     ok, why = [], {}
     for r in ctx['records']:
@@ -81,8 +80,10 @@ def eligible(ctx, can_take_over):
 
 def fingerprint_sql(tables):
     """One statement: per table, its row count and an order-free sum of a hash of each row
-    version's identity (table, ctid, xmin). A row inserted, updated or deleted changes it; the same
-    value means the same row versions, so the same content."""
+    version's identity (table, ctid, xmin). A row inserted, updated or deleted changes it (a row
+    version never changes in place; a new one has a new ctid or xmin); the same value means the
+    same row versions, so the same content, but for a 64-bit hash collision. A rewrite (VACUUM
+    FULL, CLUSTER) moves every ctid: it reads as changed, and the TVIEW is rebuilt under the locks."""
     sql = _sql()
     parts = [sql.SQL("SELECT {name} AS name, count(*) AS n, coalesce(sum(hashtextextended("
                      "t.tableoid::text || ':' || t.ctid::text || ':' || t.xmin::text, 0)::numeric), 0)::text AS h "
