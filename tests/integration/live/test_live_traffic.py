@@ -1,7 +1,7 @@
 """Live traffic, end to end: the application keeps writing and reading (tests/harness/
 traffic.py, one statement about every 10 ms each) through migrate (default variables: rehearsal
-on, no allow-list) -> rollback immediate -> migrate -> rollback complete, run with the real
-playbooks on a one-server fleet. After each step: no application statement failed, none waited
+on, no allow-list) -> rollback immediate -> migrate rebuilding (tables built before the locks) ->
+rollback complete, run with the real playbooks on a one-server fleet. After each step: no application statement failed, none waited
 longer than the step's reported write-blocked window + 150 ms, every tv_ equals its v_ (one
 snapshot), and every committed write is there (after a complete rollback: in the kept copy)."""
 
@@ -119,10 +119,16 @@ def test_migrate_and_roll_back_with_the_application_writing(live):
     assert st["backup"]["path"] == first_backup and st["backup"]["superseded_by"] == "swap", st["backup"]
     steps.check("rollback immediate", t0, t1, st["rollback"]["window_ms"])
 
-    # 3. migrate again: a new backup (the first one predates writes made since), a passing rehearsal.
-    t0, t1, res = steps.run("migrate again", "migrate")
+    # 3. migrate again, rebuilding: a new backup (the first one predates writes made since), a passing
+    # rehearsal, each TVIEW's table built before the locks while the application writes, and moved in
+    # unless the application wrote to a table it reads meanwhile (then rebuilt under the locks).
+    t0, t1, res = steps.run("migrate again", "migrate", "-e", "tviews_swap_tview_mode=rebuild")
     assert extversion(cluster) == "0.2.0"
     st = state_file(fleet)
+    assert st["swap"]["mode"] == "rebuild", st["swap"]
+    pre = st["swap"]["prebuilt"]
+    assert pre["build_ms"] > 0 and pre["not_built"] == {}, pre
+    assert sorted(pre["moved_in"] + list(pre["rebuilt_under_locks"])) == ["Bücher", "comment", "post", "user"], pre
     # (and the swap that followed it marks it as no longer reusable for a later migration)
     assert st["backup"]["path"] != first_backup and st["backup"]["superseded_by"] == "swap", st["backup"]
     assert "is not reused: a swap of this database came after it" in res.stdout
