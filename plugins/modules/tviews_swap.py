@@ -307,7 +307,7 @@ def build_before_locks(module, conn, ctx, entities, not_built):
         built = prebuild.build(conn, ctx, entities, module.params['lock_timeout'])
     except (psycopg2.Error, prebuild.PrebuildError) as e:
         module.warn("the new tables could not be built before the locks (%s); every TVIEW is rebuilt under the locks"
-                    % ' '.join(str(getattr(e, 'pgerror', None) or e).split()))
+                    % prebuild.error_text(e))
         return None
     built['skipped'].update(not_built)
     return built
@@ -324,7 +324,7 @@ def drop_prebuilt(module, p):
             conn.close()
     except (psycopg2.Error, DatabaseConnectionError, prebuild.PrebuildError) as e:
         module.warn("the schema %s of tables built before the locks could not be dropped (%s); the next run drops it"
-                    % (prebuild.SCHEMA, ' '.join(str(getattr(e, 'pgerror', None) or e).split())))
+                    % (prebuild.SCHEMA, prebuild.error_text(e)))
 
 
 def main():

@@ -116,6 +116,11 @@ class PrebuildError(Exception):
     pass
 
 
+def error_text(e):
+    """A database error (or any exception) as one line of its message."""
+    return ' '.join(str(getattr(e, 'pgerror', None) or e).split())
+
+
 def _index_statements(conn, r):
     """The statements that give the built table the old table's indexes and key, under the same
     names (an index name is unique per schema: the old ones are gone when the table moves)."""
@@ -157,7 +162,7 @@ def _view_problem(conn, r, ext_schema):
             same = cur.fetchone()[0]
         except Exception as e:  # psycopg2.Error: the definition does not even make a view here
             cur.execute("ROLLBACK TO SAVEPOINT pgtviews_definition")
-            return 'its recorded definition does not make a view (%s)' % ' '.join(str(getattr(e, 'pgerror', None) or e).split())
+            return 'its recorded definition does not make a view (%s)' % error_text(e)
         cur.execute("ROLLBACK TO SAVEPOINT pgtviews_definition")
     return None if same else 'its view differs from its recorded definition (a rebuild recreates it from the definition)'
 
@@ -223,7 +228,7 @@ def build(conn, ctx, entities, lock_timeout_ms=100):
             except (psycopg2.Error, PrebuildError) as e_:
                 with conn.cursor() as cur:
                     cur.execute("ROLLBACK TO SAVEPOINT pgtviews_prebuild")
-                out['skipped'][e] = 'it could not be built: %s' % ' '.join(str(getattr(e_, 'pgerror', None) or e_).split())
+                out['skipped'][e] = 'it could not be built: %s' % error_text(e_)
                 continue
             if problem:
                 with conn.cursor() as cur:
